@@ -1,0 +1,61 @@
+//! Errors of domain services, mapped to the public code table in `crate::error`.
+
+use entity::LeadStatus;
+use sea_orm::{DbErr, SqlErr};
+
+use crate::error::{ErrorCode, FieldError};
+
+/// Everything a domain service can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The record does not exist for this caller (also: exists outside its scope).
+    #[error("not found")]
+    NotFound,
+    /// The caller lacks the operation scope, or writes outside its markets/teams.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// A live lead with the same canonical email exists. `existing_id` is `None`
+    /// when that lead is outside the caller's scope (its id would leak).
+    #[error("a lead with this email already exists")]
+    Duplicate { existing_id: Option<i64> },
+    #[error("cannot move a lead from {from:?} to {to:?}")]
+    InvalidTransition { from: LeadStatus, to: LeadStatus },
+    #[error(transparent)]
+    Db(DbErr),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for DomainError {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
+}
+
+impl DomainError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::Duplicate { .. } => ErrorCode::Duplicate,
+            Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// One field error as a validation failure.
+    pub fn field(field: &str, code: batch::FieldCode, message: &str) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    /// Whether a database error is a unique-constraint violation (a lost race).
+    pub fn is_unique_violation(err: &DbErr) -> bool {
+        matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+    }
+}

@@ -1,0 +1,11 @@
+//! Domain services. Each takes a connection or transaction and the caller's
+//! `Principal`, owns its invariants, and returns a `DomainError` on refusal.
+
+pub mod error;
+pub mod keys;
+pub mod leads;
+pub mod teams;
+pub mod tenants;
+pub mod users;
+
+pub use error::DomainError;

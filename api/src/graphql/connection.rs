@@ -1,0 +1,72 @@
+//! Relay connections: `edges { cursor node }`, `nodes`, `pageInfo`, and a lazy
+//! `totalCount` that runs its `COUNT(*)` only when the field is selected.
+
+use async_graphql::{
+    Context, Object, OutputType, Result,
+    connection::{Connection, Edge, EmptyFields},
+};
+use entity::{api_key, lead, lead_transition, team, user};
+use sea_orm::{EntityTrait, PaginatorTrait, Select};
+
+use super::{context::Ctx, errors::GqlResult};
+use crate::store::{PageResult, cursor::CursorValue, page::Sort};
+
+/// A connection of `N` with `totalCount`.
+pub type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
+
+/// The filtered (unpaged) query a `totalCount` counts.
+pub enum CountQuery {
+    Leads(Select<lead::Entity>),
+    Users(Select<user::Entity>),
+    Teams(Select<team::Entity>),
+    ApiKeys(Select<api_key::Entity>),
+    Transitions(Select<lead_transition::Entity>),
+}
+
+/// Extra connection fields.
+pub struct TotalCount(CountQuery);
+
+#[Object]
+impl TotalCount {
+    /// Number of nodes matching the connection's filters (counted only when asked).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let db = ctx.db().gql(ctx)?;
+        let n = match &self.0 {
+            CountQuery::Leads(q) => q.clone().count(db).await,
+            CountQuery::Users(q) => q.clone().count(db).await,
+            CountQuery::Teams(q) => q.clone().count(db).await,
+            CountQuery::ApiKeys(q) => q.clone().count(db).await,
+            CountQuery::Transitions(q) => q.clone().count(db).await,
+        };
+        n.map_err(crate::domain::DomainError::from).gql(ctx)
+    }
+}
+
+/// Builds a connection from a page: each edge's cursor holds its row's sort value
+/// and id.
+pub fn build<E, N>(
+    page: PageResult<E::Model>,
+    sort: &Sort<E>,
+    key: impl Fn(&E::Model) -> (Option<CursorValue>, i64),
+    node: impl Fn(E::Model) -> N,
+    count: CountQuery,
+) -> Conn<N>
+where
+    E: EntityTrait,
+    N: OutputType,
+{
+    let mut conn = Connection::with_additional_fields(
+        page.has_previous_page,
+        page.has_next_page,
+        TotalCount(count),
+    );
+    conn.edges = page
+        .items
+        .into_iter()
+        .map(|m| {
+            let (value, id) = key(&m);
+            Edge::new(sort.cursor_of(value, id).encode(), node(m))
+        })
+        .collect();
+    conn
+}

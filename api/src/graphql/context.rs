@@ -1,0 +1,107 @@
+//! Per-request data and typed accessors for resolvers.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, dataloader::DataLoader};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+
+use crate::{
+    auth::Principal,
+    domain::DomainError,
+    ids::{IdCodec, NodeType},
+    store::loaders::{LeadLoader, TeamLoader, UserLoader},
+};
+
+/// The request id, for error messages and logs.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// DataLoaders of one request.
+pub struct Loaders {
+    pub users: DataLoader<UserLoader>,
+    pub teams: DataLoader<TeamLoader>,
+    pub leads: DataLoader<LeadLoader>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection, principal: &Arc<Principal>) -> Self {
+        let spawn = tokio::spawn;
+        Self {
+            users: DataLoader::new(
+                UserLoader {
+                    db: db.clone(),
+                    principal: principal.clone(),
+                },
+                spawn,
+            ),
+            teams: DataLoader::new(
+                TeamLoader {
+                    db: db.clone(),
+                    principal: principal.clone(),
+                },
+                spawn,
+            ),
+            leads: DataLoader::new(
+                LeadLoader {
+                    db: db.clone(),
+                    principal: principal.clone(),
+                },
+                spawn,
+            ),
+        }
+    }
+}
+
+/// Typed access to what every resolver needs.
+pub trait Ctx {
+    fn principal(&self) -> Result<&Principal, DomainError>;
+    fn db(&self) -> Result<&DatabaseConnection, DomainError>;
+    fn codec(&self) -> Result<&IdCodec, DomainError>;
+    fn loaders(&self) -> Result<&Loaders, DomainError>;
+    /// Encodes a row id as a public id.
+    fn encode_id(&self, ty: NodeType, id: i64) -> Result<async_graphql::ID, DomainError> {
+        Ok(async_graphql::ID(self.codec()?.encode(ty, id)))
+    }
+    /// Decodes a public id that must name a `ty`; malformed is `bad_request`, and a
+    /// well-formed id of another type is `not_found`.
+    fn decode_id(&self, ty: NodeType, id: &async_graphql::ID) -> Result<i64, DomainError> {
+        self.codec()?
+            .decode_as(ty, id)
+            .map_err(|_| DomainError::BadRequest(format!("`{}` is not a valid id", id.as_str())))?
+            .ok_or(DomainError::NotFound)
+    }
+}
+
+fn missing(what: &str) -> DomainError {
+    DomainError::Internal(anyhow::anyhow!("{what} missing from the GraphQL context"))
+}
+
+impl Ctx for Context<'_> {
+    fn principal(&self) -> Result<&Principal, DomainError> {
+        self.data_opt::<Arc<Principal>>()
+            .map(|p| p.as_ref())
+            .ok_or_else(|| missing("principal"))
+    }
+    fn db(&self) -> Result<&DatabaseConnection, DomainError> {
+        self.data_opt::<DatabaseConnection>()
+            .ok_or_else(|| missing("database"))
+    }
+    fn codec(&self) -> Result<&IdCodec, DomainError> {
+        self.data_opt::<IdCodec>()
+            .ok_or_else(|| missing("id codec"))
+    }
+    fn loaders(&self) -> Result<&Loaders, DomainError> {
+        self.data_opt::<Loaders>().ok_or_else(|| missing("loaders"))
+    }
+}
+
+/// Runs `f` in a transaction, committing on success.
+pub async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> Result<T, DomainError>
+where
+    F: AsyncFnOnce(&DatabaseTransaction) -> Result<T, DomainError>,
+{
+    let txn = db.begin().await?;
+    let out = f(&txn).await?;
+    txn.commit().await?;
+    Ok(out)
+}

@@ -1,0 +1,10 @@
+//! The mutation root, merged from one object per area.
+
+mod admin;
+mod leads;
+
+use async_graphql::MergedObject;
+
+/// All mutations.
+#[derive(MergedObject, Default)]
+pub struct Mutation(leads::LeadMutation, admin::AdminMutation);

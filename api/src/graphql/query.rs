@@ -1,0 +1,289 @@
+//! The query root.
+
+use async_graphql::{Context, ID, Object, Result};
+use entity::{api_key, lead_transition, team, user};
+use sea_orm::{EntityTrait, QueryFilter};
+
+use super::{
+    connection::{self, Conn, CountQuery},
+    context::Ctx,
+    errors::{GqlResult, coded},
+    guards::{ScopeGuard, require},
+    types::{
+        ApiKey, Lead, LeadTransition, Node, Team, User, Viewer,
+        inputs::{LeadFilter, LeadOrder},
+    },
+};
+use crate::{
+    auth::Op,
+    domain::DomainError,
+    error::ErrorCode,
+    ids::NodeType,
+    scope,
+    store::{self, PageArgs, cursor::CursorValue, page::Sort},
+};
+
+/// Most ids `nodes(ids:)` accepts at once.
+const MAX_NODES: usize = 100;
+
+pub struct Query;
+
+fn by_id<E: EntityTrait>(id: E::Column) -> Sort<E> {
+    Sort {
+        tag: "id",
+        column: None,
+        id,
+        ascending: true,
+    }
+}
+
+/// Loads one node of a decoded id, or `NotFound`.
+async fn load_node(ctx: &Context<'_>, ty: NodeType, id: i64) -> Result<Node> {
+    let p = ctx.principal().gql(ctx)?;
+    let db = ctx.db().gql(ctx)?;
+    let loaders = ctx.loaders().gql(ctx)?;
+    let missing = || super::errors::to_gql(ctx, DomainError::NotFound);
+    fn loaded<T>(
+        ctx: &Context<'_>,
+        r: Result<Option<T>, std::sync::Arc<sea_orm::DbErr>>,
+    ) -> Result<T> {
+        r.map_err(super::types::lead::load_err)
+            .gql(ctx)?
+            .ok_or_else(|| super::errors::to_gql(ctx, DomainError::NotFound))
+    }
+    Ok(match ty {
+        NodeType::Lead => {
+            require(ctx, Op::LeadsRead)?;
+            Node::Lead(Lead(loaded(ctx, loaders.leads.load_one(id).await)?))
+        }
+        NodeType::User => Node::User(User(loaded(ctx, loaders.users.load_one(id).await)?)),
+        NodeType::Team => Node::Team(Team(loaded(ctx, loaders.teams.load_one(id).await)?)),
+        NodeType::ApiKey => {
+            require(ctx, Op::KeysManage)?;
+            let key = api_key::Entity::find_by_id(id)
+                .filter(scope::api_keys(p))
+                .one(db)
+                .await
+                .map_err(DomainError::from)
+                .gql(ctx)?
+                .ok_or_else(missing)?;
+            Node::ApiKey(ApiKey(key))
+        }
+        NodeType::LeadTransition => {
+            require(ctx, Op::LeadsRead)?;
+            let t = lead_transition::Entity::find_by_id(id)
+                .filter(scope::transitions(p))
+                .one(db)
+                .await
+                .map_err(DomainError::from)
+                .gql(ctx)?
+                .ok_or_else(missing)?;
+            // Visible only through a lead the caller can see.
+            loaded(ctx, loaders.leads.load_one(t.lead_id).await)?;
+            Node::LeadTransition(LeadTransition(t))
+        }
+        NodeType::Tenant => return Err(missing()),
+    })
+}
+
+#[Object]
+impl Query {
+    /// The caller: its key, tenant, environment and acting user.
+    async fn viewer(&self) -> Viewer {
+        Viewer
+    }
+
+    /// Any object by its global id. Malformed ids are `bad_request`; ids of other
+    /// tenants or outside the key's scope are `not_found`.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let (ty, row) = ctx.codec().gql(ctx)?.decode(&id).map_err(|_| {
+            coded(
+                ErrorCode::BadRequest,
+                format!("`{}` is not a valid id", id.as_str()),
+            )
+        })?;
+        load_node(ctx, ty, row).await.map(Some)
+    }
+
+    /// Several objects by id (at most 100), in order; null where an id names
+    /// nothing the caller can see.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(coded(
+                ErrorCode::BadRequest,
+                format!("at most {MAX_NODES} ids"),
+            ));
+        }
+        let codec = ctx.codec().gql(ctx)?;
+        let decoded = ids
+            .iter()
+            .map(|id| {
+                codec.decode(id).map_err(|_| {
+                    coded(
+                        ErrorCode::BadRequest,
+                        format!("`{}` is not a valid id", id.as_str()),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let loads = decoded.into_iter().map(|(ty, row)| load_node(ctx, ty, row));
+        Ok(futures::future::join_all(loads)
+            .await
+            .into_iter()
+            .map(Result::ok)
+            .collect())
+    }
+
+    /// One lead by id.
+    #[graphql(guard = "ScopeGuard(Op::LeadsRead)")]
+    async fn lead(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Lead>> {
+        let row = ctx.decode_id(NodeType::Lead, &id).gql(ctx)?;
+        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
+        Ok(Some(Lead(store::leads::get(db, p, row).await.gql(ctx)?)))
+    }
+
+    /// Live leads (not deleted, not merged) in the key's scope. Default order
+    /// `CREATED_AT DESC`; page size 50 by default, at most 200.
+    #[graphql(
+        guard = "ScopeGuard(Op::LeadsRead)",
+        complexity = "PageArgs::max_nodes(first, last) * child_complexity"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn leads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<LeadFilter>,
+        order_by: Option<LeadOrder>,
+    ) -> Result<Conn<Lead>> {
+        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
+        let order: store::leads::LeadOrder = order_by.unwrap_or_default().into();
+        let sort = order.sort();
+        let req = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .resolve(sort.tag)
+        .gql(ctx)?;
+        let filter = filter.unwrap_or_default().into_domain(ctx).gql(ctx)?;
+        let select = store::leads::list(p, &filter);
+        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
+        Ok(connection::build(
+            page,
+            &sort,
+            |m| (Some(order.value_of(m)), m.id),
+            Lead,
+            CountQuery::Leads(select),
+        ))
+    }
+
+    /// One user of the tenant.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        let row = ctx.decode_id(NodeType::User, &id).gql(ctx)?;
+        match load_node(ctx, NodeType::User, row).await? {
+            Node::User(u) => Ok(Some(u)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Users of the tenant, oldest first.
+    #[graphql(complexity = "PageArgs::max_nodes(first, last) * child_complexity")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<User>> {
+        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
+        let sort = by_id::<user::Entity>(user::Column::Id);
+        let req = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .resolve(sort.tag)
+        .gql(ctx)?;
+        let select = user::Entity::find().filter(scope::users(p));
+        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
+        Ok(connection::build(
+            page,
+            &sort,
+            |m| (None::<CursorValue>, m.id),
+            User,
+            CountQuery::Users(select),
+        ))
+    }
+
+    /// Teams in the key's markets (and teams), oldest first.
+    #[graphql(complexity = "PageArgs::max_nodes(first, last) * child_complexity")]
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Team>> {
+        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
+        let sort = by_id::<team::Entity>(team::Column::Id);
+        let req = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .resolve(sort.tag)
+        .gql(ctx)?;
+        let select = team::Entity::find().filter(scope::teams(p));
+        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
+        Ok(connection::build(
+            page,
+            &sort,
+            |m| (None::<CursorValue>, m.id),
+            Team,
+            CountQuery::Teams(select),
+        ))
+    }
+
+    /// API keys of this tenant and environment, oldest first. Needs `keys:manage`.
+    #[graphql(
+        guard = "ScopeGuard(Op::KeysManage)",
+        complexity = "PageArgs::max_nodes(first, last) * child_complexity"
+    )]
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<ApiKey>> {
+        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
+        let sort = by_id::<api_key::Entity>(api_key::Column::Id);
+        let req = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .resolve(sort.tag)
+        .gql(ctx)?;
+        let select = api_key::Entity::find().filter(scope::api_keys(p));
+        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
+        Ok(connection::build(
+            page,
+            &sort,
+            |m| (None::<CursorValue>, m.id),
+            ApiKey,
+            CountQuery::ApiKeys(select),
+        ))
+    }
+}

@@ -1,0 +1,33 @@
+//! Schema assembly: limits, extensions and SDL export.
+
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use sea_orm::DatabaseConnection;
+
+use super::{extension::ErrorCodes, mutation::Mutation, query::Query};
+use crate::ids::IdCodec;
+
+/// The Leadgraph schema type.
+pub type LeadgraphSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Deepest selection accepted (`query_too_complex` beyond).
+pub const MAX_DEPTH: usize = 12;
+/// Highest complexity accepted: a connection field costs its page size times its
+/// selection, so 200 leads with ~30 fields each (nested objects included) fit.
+pub const MAX_COMPLEXITY: usize = 10_000;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(ErrorCodes)
+}
+
+/// The schema with its shared data (database, id codec).
+pub fn build_schema(db: DatabaseConnection, codec: IdCodec) -> LeadgraphSchema {
+    builder().data(db).data(codec).finish()
+}
+
+/// The SDL exported to `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

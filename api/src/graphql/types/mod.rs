@@ -1,0 +1,20 @@
+//! GraphQL object, input and enum types. Objects wrap entity models
+//! (`Lead(lead::Model)`); entities never derive GraphQL traits.
+
+pub mod api_key;
+pub mod enums;
+pub mod inputs;
+pub mod lead;
+pub mod node;
+pub mod team;
+pub mod transition;
+pub mod user;
+pub mod viewer;
+
+pub use api_key::ApiKey;
+pub use lead::Lead;
+pub use node::Node;
+pub use team::Team;
+pub use transition::LeadTransition;
+pub use user::User;
+pub use viewer::Viewer;

@@ -1,0 +1,16 @@
+//! The `Node` interface: anything with a global id.
+
+use async_graphql::{ID, Interface};
+
+use super::{ApiKey, Lead, LeadTransition, Team, User};
+
+/// An object with a globally unique, opaque id (`node(id:)` resolves it).
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    Lead(Lead),
+    User(User),
+    Team(Team),
+    ApiKey(ApiKey),
+    LeadTransition(LeadTransition),
+}

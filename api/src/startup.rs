@@ -1,0 +1,159 @@
+//! Building and running the server: connect, migrate, (bootstrap), bind.
+//!
+//! `App::build` binds the listener and reports the port, so tests bind port 0 and
+//! talk to the real server.
+
+use std::{future::Future, time::Duration};
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use tokio::net::TcpListener;
+
+use crate::{
+    config::ServeArgs,
+    domain::tenants::{self, CreatedTenant},
+    graphql::build_schema,
+    http::{AppState, metrics::Metrics, router},
+    ids::IdCodec,
+};
+
+/// Opens the database and tunes the connection (WAL for SQLite).
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(16)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(opts)
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact(url)))?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .await
+            .context("configuring SQLite")?;
+    }
+    Ok(db)
+}
+
+/// Hides a password in a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Connects and runs pending migrations.
+pub async fn migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let db = connect(url).await?;
+    Migrator::up(&db, None)
+        .await
+        .context("running migrations")?;
+    Ok(db)
+}
+
+/// A bound, ready-to-run server.
+pub struct App {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+}
+
+impl App {
+    /// Migrates the database, binds the address, and builds the router.
+    pub async fn build(database_url: &str, args: &ServeArgs) -> anyhow::Result<Self> {
+        let mut db = migrate(database_url).await?;
+        let metrics = Metrics::new();
+        let statements = metrics.db_statements.clone();
+        db.set_metric_callback(move |_| {
+            statements.inc();
+        });
+        let codec = IdCodec::new(args.id_alphabet.as_deref())
+            .context("LEADGRAPH_ID_ALPHABET must be unique alphanumeric characters")?;
+        if let Some(alphabet) = &args.id_alphabet
+            && (alphabet.chars().count() < 16
+                || !alphabet.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            anyhow::bail!(
+                "LEADGRAPH_ID_ALPHABET must be at least 16 unique ASCII letters and digits"
+            );
+        }
+        let listener = TcpListener::bind(&args.bind)
+            .await
+            .with_context(|| format!("binding {}", args.bind))?;
+        let port = listener
+            .local_addr()
+            .context("reading the bound address")?
+            .port();
+        let schema = build_schema(db.clone(), codec);
+        Ok(Self {
+            listener,
+            port,
+            state: AppState {
+                db,
+                schema,
+                metrics,
+            },
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database connection the server uses.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    /// On an empty database, creates the `default` tenant and its live key.
+    pub async fn bootstrap(&self) -> anyhow::Result<Option<CreatedTenant>> {
+        tenants::bootstrap(&self.state.db)
+            .await
+            .map_err(|e| anyhow::anyhow!("bootstrapping: {e}"))
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let db = self.state.db.clone();
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving")?;
+        db.close().await.context("closing the database")?;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,222 @@
+//! Lead queries: filters, orderings and their keyset pages.
+
+use chrono::{DateTime, Utc};
+use entity::{LeadSource, LeadStatus, lead};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, Select,
+    sea_query::{Expr, Func},
+};
+
+use super::cursor::CursorValue;
+use super::page::Sort;
+use crate::{auth::Principal, domain::DomainError, scope};
+
+/// Lead filters (every field optional; all given fields must match).
+#[derive(Debug, Clone, Default)]
+pub struct LeadFilter {
+    pub status: Option<Vec<LeadStatus>>,
+    pub source: Option<Vec<LeadSource>>,
+    pub market: Option<Vec<String>>,
+    pub team_id: Option<i64>,
+    pub assigned_to_id: Option<i64>,
+    pub unassigned: Option<bool>,
+    pub score_min: Option<i32>,
+    pub score_max: Option<i32>,
+    /// Inclusive lower bound.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Exclusive upper bound.
+    pub created_before: Option<DateTime<Utc>>,
+    pub updated_after: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    /// A canonical email key.
+    pub email_key: Option<String>,
+    /// Case-insensitive prefix of first name, last name, full name, email or company.
+    pub search: Option<String>,
+}
+
+/// The field a lead connection is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadOrderField {
+    CreatedAt,
+    UpdatedAt,
+    Score,
+    LastName,
+}
+
+/// A lead ordering; ties are broken by id in the same direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeadOrder {
+    pub field: LeadOrderField,
+    pub ascending: bool,
+}
+
+impl Default for LeadOrder {
+    fn default() -> Self {
+        Self {
+            field: LeadOrderField::CreatedAt,
+            ascending: false,
+        }
+    }
+}
+
+impl LeadOrder {
+    pub fn sort(self) -> Sort<lead::Entity> {
+        let (tag, column) = match (self.field, self.ascending) {
+            (LeadOrderField::CreatedAt, true) => ("created_at:asc", lead::Column::CreatedAt),
+            (LeadOrderField::CreatedAt, false) => ("created_at:desc", lead::Column::CreatedAt),
+            (LeadOrderField::UpdatedAt, true) => ("updated_at:asc", lead::Column::UpdatedAt),
+            (LeadOrderField::UpdatedAt, false) => ("updated_at:desc", lead::Column::UpdatedAt),
+            (LeadOrderField::Score, true) => ("score:asc", lead::Column::Score),
+            (LeadOrderField::Score, false) => ("score:desc", lead::Column::Score),
+            (LeadOrderField::LastName, true) => ("last_name:asc", lead::Column::LastName),
+            (LeadOrderField::LastName, false) => ("last_name:desc", lead::Column::LastName),
+        };
+        Sort {
+            tag,
+            column: Some(column),
+            id: lead::Column::Id,
+            ascending: self.ascending,
+        }
+    }
+
+    /// A row's value in this ordering (what its cursor holds).
+    pub fn value_of(self, m: &lead::Model) -> CursorValue {
+        match self.field {
+            LeadOrderField::CreatedAt => CursorValue::Time(m.created_at),
+            LeadOrderField::UpdatedAt => CursorValue::Time(m.updated_at),
+            LeadOrderField::Score => CursorValue::Int(i64::from(m.score)),
+            LeadOrderField::LastName => CursorValue::Text(m.last_name.clone()),
+        }
+    }
+}
+
+/// Live leads: not deleted and not merged into another lead.
+fn live() -> Condition {
+    Condition::all()
+        .add(lead::Column::DeletedAt.is_null())
+        .add(lead::Column::MergedIntoId.is_null())
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE prefix pattern.
+fn like_prefix(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 1);
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl LeadFilter {
+    fn condition(&self) -> Condition {
+        let mut c = Condition::all();
+        if let Some(v) = &self.status {
+            c = c.add(lead::Column::Status.is_in(v.iter().copied()));
+        }
+        if let Some(v) = &self.source {
+            c = c.add(lead::Column::Source.is_in(v.iter().copied()));
+        }
+        if let Some(v) = &self.market {
+            c = c.add(lead::Column::Market.is_in(v.iter().cloned()));
+        }
+        if let Some(v) = self.team_id {
+            c = c.add(lead::Column::TeamId.eq(v));
+        }
+        if let Some(v) = self.assigned_to_id {
+            c = c.add(lead::Column::AssignedToId.eq(v));
+        }
+        match self.unassigned {
+            Some(true) => c = c.add(lead::Column::AssignedToId.is_null()),
+            Some(false) => c = c.add(lead::Column::AssignedToId.is_not_null()),
+            None => {}
+        }
+        if let Some(v) = self.score_min {
+            c = c.add(lead::Column::Score.gte(v));
+        }
+        if let Some(v) = self.score_max {
+            c = c.add(lead::Column::Score.lte(v));
+        }
+        if let Some(v) = self.created_after {
+            c = c.add(lead::Column::CreatedAt.gte(v));
+        }
+        if let Some(v) = self.created_before {
+            c = c.add(lead::Column::CreatedAt.lt(v));
+        }
+        if let Some(v) = self.updated_after {
+            c = c.add(lead::Column::UpdatedAt.gte(v));
+        }
+        if let Some(v) = self.updated_before {
+            c = c.add(lead::Column::UpdatedAt.lt(v));
+        }
+        if let Some(v) = &self.email_key {
+            c = c.add(lead::Column::EmailKey.eq(v.as_str()));
+        }
+        if let Some(q) = self
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
+            let pattern = like_prefix(q);
+            let lower = |e: Expr| Expr::expr(Func::lower(e));
+            let col = |c: lead::Column| Expr::col((lead::Entity, c));
+            let like =
+                |e: Expr| e.like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'));
+            // `||` is string concatenation on both SQLite and PostgreSQL.
+            let full_name = Expr::cust(r#""leads"."first_name" || ' ' || "leads"."last_name""#);
+            c = c.add(
+                Condition::any()
+                    .add(like(lower(col(lead::Column::FirstName))))
+                    .add(like(lower(col(lead::Column::LastName))))
+                    .add(like(lower(full_name)))
+                    .add(like(col(lead::Column::EmailKey)))
+                    .add(like(lower(col(lead::Column::Company)))),
+            );
+        }
+        c
+    }
+}
+
+/// Live leads in the caller's scope matching `filter`.
+pub fn list(p: &Principal, filter: &LeadFilter) -> Select<lead::Entity> {
+    lead::Entity::find()
+        .filter(scope::leads(p))
+        .filter(live())
+        .filter(filter.condition())
+}
+
+/// One lead in scope by id (merged leads included, deleted ones not).
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    id: i64,
+) -> Result<lead::Model, DomainError> {
+    lead::Entity::find_by_id(id)
+        .filter(scope::leads(p))
+        .filter(lead::Column::DeletedAt.is_null())
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+/// Live leads of the caller's tenant and environment (ignoring market/team scope)
+/// with these canonical email keys: uniqueness spans the whole environment.
+pub async fn live_by_email_keys<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    keys: Vec<String>,
+) -> Result<Vec<lead::Model>, DomainError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(lead::Entity::find()
+        .filter(lead::Column::TenantId.eq(p.tenant_id))
+        .filter(lead::Column::Environment.eq(p.environment))
+        .filter(live())
+        .filter(lead::Column::EmailKey.is_in(keys))
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+
+pub mod outcome;
+pub mod record;
+
+pub use outcome::{FieldCode, FieldError};
+pub use record::canonical::{
+    CanonicalEmail, E164, Email, Score, custom_fields, email, name, normalize_name_key,
+    optional_text, phone, score,
+};
+pub use record::{
+    ChunkItem, CleanLead, CleanPatch, LeadPatch, NAME_MAX, RawLead, TEXT_MAX, field, process_chunk,
+    validate_new, validate_patch,
+};

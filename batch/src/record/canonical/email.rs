@@ -1,0 +1,219 @@
+//! Email addresses: syntax check, the display form and the dedupe key.
+//!
+//! The display form is the input trimmed, otherwise as given. The
+//! [`CanonicalEmail`] key is what uniqueness and dedupe compare: the address
+//! lowercased, and for Gmail (`gmail.com`, `googlemail.com`) with dots and any
+//! `+tag` removed from the local part and the domain folded to `gmail.com`,
+//! because Gmail delivers all those spellings to one mailbox.
+
+use email_address::{EmailAddress, Options};
+use serde::Serialize;
+
+use crate::outcome::{FieldCode, FieldError};
+use crate::record::field;
+
+/// Longest accepted address, in characters (RFC 5321 path limit).
+pub const EMAIL_MAX: usize = 254;
+
+/// Domains that Gmail treats as one, dots and `+tag` insensitive.
+const GMAIL_DOMAINS: [&str; 2] = ["gmail.com", "googlemail.com"];
+
+/// The dedupe key of an email address; only built by [`email`] or
+/// [`CanonicalEmail::parse`], so it always holds a valid, canonical address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CanonicalEmail(String);
+
+impl CanonicalEmail {
+    /// Validates `raw` and returns only its key (e.g. to look a lead up by email).
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        email(raw).map(|e| e.key)
+    }
+
+    /// The key as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as an owned string.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The domain part of the key (after the last `@`), for dedupe blocking.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+}
+
+impl AsRef<str> for CanonicalEmail {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CanonicalEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A validated email: what to store and show, plus the dedupe key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Email {
+    /// The address trimmed, otherwise exactly as given.
+    pub display: String,
+    /// The canonical dedupe key.
+    pub key: CanonicalEmail,
+}
+
+/// Validates and canonicalises an email (field `email`).
+///
+/// Blank is `required`; more than [`EMAIL_MAX`] characters is `too_long`;
+/// anything `email_address` refuses, a display name (`Bob <b@x.com>`), a
+/// domain literal or a domain without a dot is `invalid_format`.
+pub fn email(raw: &str) -> Result<Email, FieldError> {
+    let display = raw.trim();
+    if display.is_empty() {
+        return Err(FieldError::new(
+            field::EMAIL,
+            FieldCode::Required,
+            "email is required",
+        ));
+    }
+    if display.chars().count() > EMAIL_MAX {
+        return Err(FieldError::new(
+            field::EMAIL,
+            FieldCode::TooLong,
+            format!("email must be at most {EMAIL_MAX} characters"),
+        ));
+    }
+    let options = Options::default()
+        .with_required_tld()
+        .without_domain_literal()
+        .without_display_text();
+    let key = EmailAddress::parse_with_options(display, options)
+        .ok()
+        .and_then(|_| canonical_key(display))
+        .ok_or_else(|| {
+            FieldError::new(
+                field::EMAIL,
+                FieldCode::InvalidFormat,
+                "email is not a valid address",
+            )
+        })?;
+    Ok(Email {
+        display: display.to_owned(),
+        key: CanonicalEmail(key),
+    })
+}
+
+/// Lowercases and applies the Gmail rules. `None` when nothing is left of a
+/// Gmail local part (`+tag@gmail.com`), which no real mailbox can be.
+fn canonical_key(address: &str) -> Option<String> {
+    let lower = address.to_lowercase();
+    let (local, domain) = lower.rsplit_once('@')?;
+    // Quoted local parts are legal but not Gmail's; leave them untouched.
+    if !GMAIL_DOMAINS.contains(&domain) || local.starts_with('"') {
+        return Some(lower);
+    }
+    let base = local.split_once('+').map_or(local, |(base, _tag)| base);
+    let base: String = base.chars().filter(|c| *c != '.').collect();
+    (!base.is_empty()).then(|| format!("{base}@gmail.com"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(raw: &str) -> String {
+        email(raw).unwrap().key.into_string()
+    }
+
+    fn code(raw: &str) -> FieldCode {
+        let err = email(raw).unwrap_err();
+        assert_eq!(err.field, "email");
+        err.code
+    }
+
+    #[test]
+    fn display_is_trimmed_but_keeps_case() {
+        let e = email("  Ada.Lovelace@Example.COM \t").unwrap();
+        assert_eq!(e.display, "Ada.Lovelace@Example.COM");
+        assert_eq!(e.key.as_str(), "ada.lovelace@example.com");
+    }
+
+    #[test]
+    fn gmail_key_drops_dots_and_plus_tag() {
+        assert_eq!(key("A.Da.Love+crm@Gmail.com"), "adalove@gmail.com");
+        assert_eq!(key("ada.love@gmail.com"), "adalove@gmail.com");
+    }
+
+    #[test]
+    fn googlemail_folds_to_gmail() {
+        assert_eq!(key("ada.love+x+y@googlemail.com"), "adalove@gmail.com");
+        assert_eq!(key("ada.love@gmail.com"), key("adalove@GoogleMail.com"));
+    }
+
+    #[test]
+    fn other_domains_keep_dots_and_tags() {
+        assert_eq!(key("ada.love+crm@example.com"), "ada.love+crm@example.com");
+        assert_eq!(key("a.b@gmail.co.uk"), "a.b@gmail.co.uk");
+    }
+
+    #[test]
+    fn blank_is_required() {
+        assert_eq!(code(""), FieldCode::Required);
+        assert_eq!(code("   "), FieldCode::Required);
+    }
+
+    #[test]
+    fn malformed_addresses_are_invalid_format() {
+        for raw in [
+            "plainaddress",
+            "@example.com",
+            "ada@",
+            "ada@localhost",
+            "ada@example..com",
+            "ada@example.com.",
+            "ada lovelace@example.com",
+            "Ada <ada@example.com>",
+            "ada@[127.0.0.1]",
+            "+crm@gmail.com",
+        ] {
+            assert_eq!(code(raw), FieldCode::InvalidFormat, "{raw}");
+        }
+    }
+
+    #[test]
+    fn length_limit_is_254_characters() {
+        let domain = format!(
+            "{}.{}.{}.com",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(60)
+        );
+        let at_limit = format!("{}@{domain}", "x".repeat(EMAIL_MAX - 1 - domain.len()));
+        assert_eq!(at_limit.len(), EMAIL_MAX);
+        assert!(email(&at_limit).is_ok());
+        let over = format!("x{at_limit}");
+        assert_eq!(code(&over), FieldCode::TooLong);
+    }
+
+    #[test]
+    fn message_does_not_echo_the_address() {
+        let err = email("secret-person@nowhere").unwrap_err();
+        assert!(!err.message.contains("secret"));
+    }
+
+    #[test]
+    fn key_domain_is_the_part_after_at() {
+        assert_eq!(email("x@Example.org").unwrap().key.domain(), "example.org");
+        assert_eq!(
+            CanonicalEmail::parse("a.b@googlemail.com")
+                .unwrap()
+                .domain(),
+            "gmail.com"
+        );
+    }
+}

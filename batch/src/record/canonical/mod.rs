@@ -1,0 +1,23 @@
+//! "Parse, don't validate": one fallible constructor per lead field.
+//!
+//! Each function takes raw input and returns either the canonical value or a
+//! [`FieldError`](crate::FieldError) naming the field. The newtypes
+//! ([`CanonicalEmail`], [`E164`], [`Score`]) have private contents, so holding
+//! one proves the value passed these rules.
+
+mod custom;
+mod email;
+mod phone;
+mod score;
+mod text;
+
+pub use custom::{
+    CUSTOM_FIELDS_MAX_KEYS, CUSTOM_KEY_MAX_CHARS, CUSTOM_VALUE_MAX_BYTES, custom_fields,
+};
+pub use email::{CanonicalEmail, EMAIL_MAX, Email, email};
+pub use phone::{E164, PHONE_INPUT_MAX, phone};
+pub use score::{SCORE_MAX, Score, score};
+pub use text::{name, normalize_name_key, optional_text};
+
+#[cfg(test)]
+mod props;

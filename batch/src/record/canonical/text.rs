@@ -1,0 +1,155 @@
+//! Free text: names, company, job title, and the name key used for dedupe.
+//!
+//! Every text field is trimmed and has each internal whitespace run (spaces,
+//! tabs, newlines, no-break spaces) collapsed to one space. Lengths count
+//! characters, not bytes. Other control characters are refused: they are
+//! never meant, and `\0` cannot be stored in a Postgres text column.
+
+use crate::outcome::{FieldCode, FieldError};
+use crate::record::NAME_MAX;
+
+/// Validates a required name (`firstName`, `lastName`): trimmed and collapsed,
+/// blank is `required`, more than [`NAME_MAX`] characters is `too_long`.
+pub fn name(field: &str, raw: &str) -> Result<String, FieldError> {
+    optional_text(field, Some(raw), NAME_MAX)?
+        .ok_or_else(|| FieldError::new(field, FieldCode::Required, format!("{field} is required")))
+}
+
+/// Validates optional text: trimmed and collapsed, blank or absent is
+/// `None`, more than `max_chars` characters is `too_long`.
+pub fn optional_text(
+    field: &str,
+    raw: Option<&str>,
+    max_chars: usize,
+) -> Result<Option<String>, FieldError> {
+    let text = collapse_whitespace(raw.unwrap_or_default());
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().count() > max_chars {
+        return Err(FieldError::new(
+            field,
+            FieldCode::TooLong,
+            format!("{field} must be at most {max_chars} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            FieldCode::InvalidFormat,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// The "full name" dedupe key: first and last name lowercased, punctuation
+/// removed (`O'Brien` and `OBrien` match), whitespace collapsed.
+pub fn normalize_name_key(first: &str, last: &str) -> String {
+    let kept: String = [first, " ", last]
+        .into_iter()
+        .flat_map(str::chars)
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    collapse_whitespace(&kept)
+}
+
+/// Trims and collapses every whitespace run to a single space.
+fn collapse_whitespace(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for word in raw.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_collapsed() {
+        assert_eq!(
+            name("firstName", "  Mary \t Ann\n\u{a0}Lee ").unwrap(),
+            "Mary Ann Lee"
+        );
+    }
+
+    #[test]
+    fn blank_name_is_required() {
+        let err = name("lastName", " \n ").unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("lastName", FieldCode::Required)
+        );
+    }
+
+    #[test]
+    fn name_limit_counts_characters_not_bytes() {
+        let at_limit = "é".repeat(NAME_MAX);
+        assert_eq!(at_limit.len(), 2 * NAME_MAX);
+        assert_eq!(name("firstName", &at_limit).unwrap(), at_limit);
+        let over = "é".repeat(NAME_MAX + 1);
+        let err = name("firstName", &over).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("firstName", FieldCode::TooLong)
+        );
+    }
+
+    #[test]
+    fn limit_applies_after_collapsing() {
+        let padded = format!("   {}   {}   ", "a".repeat(49), "b".repeat(50));
+        assert_eq!(
+            name("firstName", &padded).unwrap().chars().count(),
+            NAME_MAX
+        );
+    }
+
+    #[test]
+    fn control_characters_are_invalid_format() {
+        let err = name("firstName", "Ada\0").unwrap_err();
+        assert_eq!(err.code, FieldCode::InvalidFormat);
+        assert!(!err.message.contains("Ada"));
+    }
+
+    #[test]
+    fn optional_text_blank_or_absent_is_none() {
+        assert_eq!(optional_text("company", None, 200).unwrap(), None);
+        assert_eq!(optional_text("company", Some("   "), 200).unwrap(), None);
+        assert_eq!(
+            optional_text("company", Some(" Acme   Inc "), 200)
+                .unwrap()
+                .as_deref(),
+            Some("Acme Inc")
+        );
+    }
+
+    #[test]
+    fn optional_text_limit_is_inclusive() {
+        assert!(optional_text("jobTitle", Some(&"x".repeat(200)), 200).is_ok());
+        let err = optional_text("jobTitle", Some(&"x".repeat(201)), 200).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("jobTitle", FieldCode::TooLong)
+        );
+    }
+
+    #[test]
+    fn name_key_folds_case_punctuation_and_spaces() {
+        assert_eq!(
+            normalize_name_key("  Mary-Ann ", "O'Brien, Jr."),
+            "maryann obrien jr"
+        );
+        assert_eq!(normalize_name_key("ÉLODIE", "Dupont"), "élodie dupont");
+        assert_eq!(normalize_name_key("", "Dupont"), "dupont");
+        assert_eq!(
+            normalize_name_key("mary ann", "obrien"),
+            normalize_name_key("Mary  Ann", "O'Brien")
+        );
+    }
+}

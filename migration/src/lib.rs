@@ -1,0 +1,17 @@
+//! The `Migrator`: the same migrations run on SQLite and PostgreSQL.
+//!
+//! Tables are built with the portable schema builder; the few statements it cannot
+//! express (partial unique indexes) are plain SQL that both databases accept.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_core::Migration)]
+    }
+}
