@@ -91,3 +91,33 @@ pub struct TenantCreateArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_defaults() {
+        let cli = Cli::try_parse_from(["leadgraph"]).unwrap();
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn tenant_create_parses_markets() {
+        let cli = Cli::try_parse_from(["leadgraph", "tenant", "create", "--name", "Acme", "--markets", "US,IN", "--json"])
+            .unwrap();
+        let Some(Command::Tenant(TenantCommand::Create(args))) = cli.command else {
+            panic!("expected tenant create");
+        };
+        assert_eq!(args.markets, vec!["US", "IN"]);
+        assert!(args.json);
+        assert_eq!(args.plan, "free");
+    }
+}

@@ -1,0 +1,41 @@
+//! HTTP plumbing: request ids, health, metrics.
+
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_echoes_a_given_one() {
+    let app = spawn_app().await;
+    let generated = app.get("/healthz").await;
+    let id = generated.headers().get("x-request-id").expect("x-request-id").to_str().unwrap().to_owned();
+    assert!(!id.is_empty());
+
+    let echoed = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .header("x-request-id", "req-123")
+        .json(&json!({ "query": "{ viewer { environment } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "req-123");
+    let body: serde_json::Value = echoed.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], "req-123");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.gql(&app.acme.live, "{ viewer { environment } }", json!({})).await.ok();
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("leadgraph_http_requests_total{route=\"/graphql\",status=\"200\"}"), "{metrics}");
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/nope").await.status(), 404);
+}

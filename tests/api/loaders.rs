@@ -1,0 +1,65 @@
+//! Nested fields go through DataLoaders: a page costs a constant number of SQL
+//! statements whatever its size (measured with the server's own statement counter
+//! on `/metrics`).
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn statements(app: &TestApp) -> u64 {
+    let text = app.get("/metrics").await.text().await.expect("metrics body");
+    text.lines()
+        .find_map(|l| l.strip_prefix("leadgraph_db_statements_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("leadgraph_db_statements_total in /metrics")
+}
+
+const NESTED_PAGE: &str = "query($n: Int!) { leads(first: $n) { nodes {
+    id email firstName team { id name market } assignedTo { id name } createdBy { id name }
+    mergedInto { id }
+} } }";
+
+/// Statements spent answering one nested page of `n` leads.
+async fn cost_of_page(app: &TestApp, n: usize) -> u64 {
+    let before = statements(app).await;
+    let answer = app.gql(&app.acme.live, NESTED_PAGE, json!({ "n": n })).await;
+    answer.ok();
+    assert_eq!(answer.data("leads.nodes").as_array().map(Vec::len), Some(n));
+    statements(app).await - before
+}
+
+#[tokio::test]
+async fn a_nested_page_costs_the_same_statements_whatever_its_size() {
+    let app = spawn_app().await;
+    let key = app.acme.live.clone();
+    let teams = [
+        app.create_team(&key, "East", "US").await,
+        app.create_team(&key, "West", "US").await,
+        app.create_team(&key, "Mumbai", "IN").await,
+    ];
+    let users = [
+        app.create_user(&key, "a@acme.example").await,
+        app.create_user(&key, "b@acme.example").await,
+        app.create_user(&key, "c@acme.example").await,
+    ];
+    for i in 0..60 {
+        let team = &teams[i % 3];
+        let market = if i % 3 == 2 { "IN" } else { "US" };
+        app.create_lead(
+            &key,
+            json!({ "market": market, "teamId": team, "assignedToId": users[i % users.len()] }),
+        )
+        .await;
+    }
+    // Warm up: authentication writes `lastUsedAt` at most once a minute; make
+    // sure that write is not inside a measurement.
+    app.gql(&key, "{ viewer { environment } }", json!({})).await.ok();
+
+    let small = cost_of_page(&app, 5).await;
+    let full = cost_of_page(&app, 50).await;
+    let max = cost_of_page(&app, 60).await;
+    assert_eq!(small, full, "5 leads cost {small} statements, 50 cost {full}");
+    assert_eq!(full, max);
+    // Authentication (2), the page (1), users (1) and teams (1).
+    assert!(full <= 6, "a nested page cost {full} statements");
+}
