@@ -111,8 +111,17 @@ mod tests {
 
     #[test]
     fn tenant_create_parses_markets() {
-        let cli = Cli::try_parse_from(["leadgraph", "tenant", "create", "--name", "Acme", "--markets", "US,IN", "--json"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "leadgraph",
+            "tenant",
+            "create",
+            "--name",
+            "Acme",
+            "--markets",
+            "US,IN",
+            "--json",
+        ])
+        .unwrap();
         let Some(Command::Tenant(TenantCommand::Create(args))) = cli.command else {
             panic!("expected tenant create");
         };

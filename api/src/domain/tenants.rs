@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use entity::{Environment, market, tenant, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, NotSet, PaginatorTrait,
-    TransactionTrait,
 };
 
 use super::{
@@ -68,7 +67,7 @@ pub async fn create_tenant(
             "markets must be short alphanumeric codes such as US,IN".into(),
         ));
     }
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let now = clock::now();
     let tenant = tenant::ActiveModel {
         id: NotSet,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, dataloader::DataLoader};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
 use crate::{
     auth::Principal,
@@ -100,7 +100,7 @@ pub async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> Result<T, Do
 where
     F: AsyncFnOnce(&DatabaseTransaction) -> Result<T, DomainError>,
 {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let out = f(&txn).await?;
     txn.commit().await?;
     Ok(out)
