@@ -89,12 +89,13 @@ impl App {
             .local_addr()
             .context("reading the bound address")?
             .port();
-        let schema = build_schema(db.clone(), codec);
+        let schema = build_schema(db.clone(), codec.clone());
         Ok(Self {
             listener,
             port,
             state: AppState {
                 db,
+                codec,
                 schema,
                 metrics,
             },

@@ -46,10 +46,11 @@ pub struct Answer {
 impl Answer {
     /// `data` at a dotted path (`createLead.lead.id`).
     pub fn data(&self, path: &str) -> &Value {
-        path.split('.').fold(&self.body["data"], |v, k| match k.parse::<usize>() {
-            Ok(i) => &v[i],
-            Err(_) => &v[k],
-        })
+        path.split('.')
+            .fold(&self.body["data"], |v, k| match k.parse::<usize>() {
+                Ok(i) => &v[i],
+                Err(_) => &v[k],
+            })
     }
 
     pub fn errors(&self) -> Vec<Value> {
@@ -60,14 +61,23 @@ impl Answer {
     pub fn codes(&self) -> Vec<String> {
         self.errors()
             .iter()
-            .map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned())
+            .map(|e| {
+                e["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or("<none>")
+                    .to_owned()
+            })
             .collect()
     }
 
     /// Asserts there are no errors and returns `self`.
     #[track_caller]
     pub fn ok(&self) -> &Self {
-        assert!(self.errors().is_empty(), "unexpected errors: {:#}", self.body);
+        assert!(
+            self.errors().is_empty(),
+            "unexpected errors: {:#}",
+            self.body
+        );
         self
     }
 
@@ -75,7 +85,12 @@ impl Answer {
     #[track_caller]
     pub fn code(&self) -> String {
         let codes = self.codes();
-        assert_eq!(codes.len(), 1, "expected exactly one error: {:#}", self.body);
+        assert_eq!(
+            codes.len(),
+            1,
+            "expected exactly one error: {:#}",
+            self.body
+        );
         codes[0].clone()
     }
 }
@@ -84,12 +99,17 @@ async fn database_url() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin) if !admin.is_empty() => {
             let name = format!("lg_test_{}", uuid::Uuid::new_v4().simple());
-            let conn = Database::connect(admin.as_str()).await.expect("connect to TEST_DATABASE_URL");
+            let conn = Database::connect(admin.as_str())
+                .await
+                .expect("connect to TEST_DATABASE_URL");
             conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
                 .expect("create a test database");
             conn.close().await.ok();
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(b, _)| b)
+                .to_owned();
             (format!("{base}/{name}"), None)
         }
         _ => {
@@ -101,7 +121,12 @@ async fn database_url() -> (String, Option<tempfile::TempDir>) {
 }
 
 /// Creates a tenant with a full-scope live and sandbox key.
-pub async fn seed_tenant(db: &DatabaseConnection, codec: &IdCodec, name: &str, markets: &[&str]) -> Seed {
+pub async fn seed_tenant(
+    db: &DatabaseConnection,
+    codec: &IdCodec,
+    name: &str,
+    markets: &[&str],
+) -> Seed {
     let created = create_tenant(
         db,
         TenantSpec {
@@ -115,7 +140,12 @@ pub async fn seed_tenant(db: &DatabaseConnection, codec: &IdCodec, name: &str, m
     .await
     .expect("create tenant");
     let key = |env| {
-        created.keys.iter().find(|(e, _)| *e == env).map(|(_, k)| k.expose().to_owned()).expect("key")
+        created
+            .keys
+            .iter()
+            .find(|(e, _)| *e == env)
+            .map(|(_, k)| k.expose().to_owned())
+            .expect("key")
     };
     Seed {
         tenant_id: created.tenant.id,
@@ -132,7 +162,10 @@ pub async fn spawn_app() -> TestApp {
         }
     });
     let (url, dir) = database_url().await;
-    let args = ServeArgs { bind: "127.0.0.1:0".into(), id_alphabet: None };
+    let args = ServeArgs {
+        bind: "127.0.0.1:0".into(),
+        id_alphabet: None,
+    };
     let app = App::build(&url, &args).await.expect("build app");
     let db = app.db().clone();
     let port = app.port();
@@ -156,11 +189,17 @@ pub async fn spawn_app() -> TestApp {
 impl TestApp {
     /// POSTs a GraphQL request with `X-API-Key`.
     pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Answer {
-        self.gql_with(Some(("x-api-key", key.to_owned())), query, variables).await
+        self.gql_with(Some(("x-api-key", key.to_owned())), query, variables)
+            .await
     }
 
     /// POSTs a GraphQL request with an arbitrary (or no) credential header.
-    pub async fn gql_with(&self, header: Option<(&str, String)>, query: &str, variables: Value) -> Answer {
+    pub async fn gql_with(
+        &self,
+        header: Option<(&str, String)>,
+        query: &str,
+        variables: Value,
+    ) -> Answer {
         let mut req = self
             .client
             .post(format!("{}/graphql", self.base))
@@ -175,16 +214,28 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.expect("request")
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates a lead with `input` merged over a valid default; returns its id.
     pub async fn create_lead(&self, key: &str, input: Value) -> String {
         let answer = self
-            .gql(key, "mutation($i: CreateLeadInput!) { createLead(input: $i) { lead { id } } }", json!({ "i": lead_input(input) }))
+            .gql(
+                key,
+                "mutation($i: CreateLeadInput!) { createLead(input: $i) { lead { id } } }",
+                json!({ "i": lead_input(input) }),
+            )
             .await;
         answer.ok();
-        answer.data("createLead.lead.id").as_str().expect("id").to_owned()
+        answer
+            .data("createLead.lead.id")
+            .as_str()
+            .expect("id")
+            .to_owned()
     }
 
     /// Creates a key with the given scope using `key`; returns the full key.
@@ -195,7 +246,11 @@ impl TestApp {
             .gql(key, "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { fullKey apiKey { id } } }", json!({ "i": i }))
             .await;
         answer.ok();
-        answer.data("createApiKey.fullKey").as_str().expect("key").to_owned()
+        answer
+            .data("createApiKey.fullKey")
+            .as_str()
+            .expect("key")
+            .to_owned()
     }
 
     /// Creates a team; returns its id.
@@ -208,7 +263,11 @@ impl TestApp {
             )
             .await;
         answer.ok();
-        answer.data("createTeam.team.id").as_str().expect("id").to_owned()
+        answer
+            .data("createTeam.team.id")
+            .as_str()
+            .expect("id")
+            .to_owned()
     }
 
     /// Creates a user; returns its id.
@@ -221,7 +280,11 @@ impl TestApp {
             )
             .await;
         answer.ok();
-        answer.data("createUser.user.id").as_str().expect("id").to_owned()
+        answer
+            .data("createUser.user.id")
+            .as_str()
+            .expect("id")
+            .to_owned()
     }
 }
 

@@ -8,7 +8,13 @@ use crate::helpers::spawn_app;
 async fn every_response_carries_a_request_id_and_echoes_a_given_one() {
     let app = spawn_app().await;
     let generated = app.get("/healthz").await;
-    let id = generated.headers().get("x-request-id").expect("x-request-id").to_str().unwrap().to_owned();
+    let id = generated
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id")
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(!id.is_empty());
 
     let echoed = app
@@ -29,9 +35,14 @@ async fn health_readiness_and_metrics_answer() {
     let app = spawn_app().await;
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 200);
-    app.gql(&app.acme.live, "{ viewer { environment } }", json!({})).await.ok();
+    app.gql(&app.acme.live, "{ viewer { environment } }", json!({}))
+        .await
+        .ok();
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("leadgraph_http_requests_total{route=\"/graphql\",status=\"200\"}"), "{metrics}");
+    assert!(
+        metrics.contains("leadgraph_http_requests_total{route=\"/graphql\",status=\"200\"}"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

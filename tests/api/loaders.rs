@@ -7,7 +7,12 @@ use serde_json::json;
 use crate::helpers::{TestApp, spawn_app};
 
 async fn statements(app: &TestApp) -> u64 {
-    let text = app.get("/metrics").await.text().await.expect("metrics body");
+    let text = app
+        .get("/metrics")
+        .await
+        .text()
+        .await
+        .expect("metrics body");
     text.lines()
         .find_map(|l| l.strip_prefix("leadgraph_db_statements_total "))
         .and_then(|v| v.trim().parse().ok())
@@ -22,7 +27,9 @@ const NESTED_PAGE: &str = "query($n: Int!) { leads(first: $n) { nodes {
 /// Statements spent answering one nested page of `n` leads.
 async fn cost_of_page(app: &TestApp, n: usize) -> u64 {
     let before = statements(app).await;
-    let answer = app.gql(&app.acme.live, NESTED_PAGE, json!({ "n": n })).await;
+    let answer = app
+        .gql(&app.acme.live, NESTED_PAGE, json!({ "n": n }))
+        .await;
     answer.ok();
     assert_eq!(answer.data("leads.nodes").as_array().map(Vec::len), Some(n));
     statements(app).await - before
@@ -53,12 +60,17 @@ async fn a_nested_page_costs_the_same_statements_whatever_its_size() {
     }
     // Warm up: authentication writes `lastUsedAt` at most once a minute; make
     // sure that write is not inside a measurement.
-    app.gql(&key, "{ viewer { environment } }", json!({})).await.ok();
+    app.gql(&key, "{ viewer { environment } }", json!({}))
+        .await
+        .ok();
 
     let small = cost_of_page(&app, 5).await;
     let full = cost_of_page(&app, 50).await;
     let max = cost_of_page(&app, 60).await;
-    assert_eq!(small, full, "5 leads cost {small} statements, 50 cost {full}");
+    assert_eq!(
+        small, full,
+        "5 leads cost {small} statements, 50 cost {full}"
+    );
     assert_eq!(full, max);
     // Authentication (2), the page (1), users (1) and teams (1).
     assert!(full <= 6, "a nested page cost {full} statements");

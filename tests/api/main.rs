@@ -3,6 +3,19 @@
 
 mod helpers;
 
+mod auth;
+mod batch;
+mod concurrency;
 mod http;
+mod keys;
 mod loaders;
 mod schema;
+mod scopes;
+
+mod ids;
+mod lead_support;
+mod leads;
+mod leads_transitions;
+mod leads_validation;
+mod paging;
+mod paging_filters;

@@ -59,3 +59,44 @@ impl DomainError {
         matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
     }
 }
+
+/// One error of a batch item, as reported in per-item results.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ItemError {
+    /// The input field at fault, when one is.
+    pub field: Option<String>,
+    /// A field code (`required`, ...) or an error code (`duplicate`, `not_found`, ...).
+    pub code: String,
+    pub message: String,
+}
+
+impl DomainError {
+    /// This error as per-item errors: one per field for validation, else one.
+    pub fn item_errors(&self) -> Vec<ItemError> {
+        match self {
+            Self::Validation(fields) => fields
+                .iter()
+                .map(|f| ItemError {
+                    field: Some(f.field.clone()),
+                    code: f.code.as_str().to_owned(),
+                    message: f.message.clone(),
+                })
+                .collect(),
+            Self::Duplicate { .. } => vec![ItemError {
+                field: Some("email".into()),
+                code: self.code().slug().to_owned(),
+                message: self.to_string(),
+            }],
+            Self::Db(_) | Self::Internal(_) => vec![ItemError {
+                field: None,
+                code: self.code().slug().to_owned(),
+                message: "internal error".into(),
+            }],
+            other => vec![ItemError {
+                field: None,
+                code: other.code().slug().to_owned(),
+                message: other.to_string(),
+            }],
+        }
+    }
+}

@@ -1,12 +1,18 @@
 //! Gives every error a code, including those async-graphql raises itself: parse
 //! and validation errors become `bad_request`, the depth and complexity limits
 //! `query_too_complex`.
+//!
+//! It also answers a failed nullable field with `null` (GraphQL spec, "Handling
+//! Field Errors"): async-graphql 7 leaves such a field out of `data` instead, so
+//! a `forbidden` PII field or a `not_found` `lead(id)` would be missing, not null.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::{
-    Response, ServerError,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
+    Response, ServerError, ServerResult, Value,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextRequest, NextResolve, ResolveInfo,
+    },
 };
 
 use super::errors::set_code;
@@ -17,15 +23,27 @@ pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
-struct ErrorCodesExtension;
+/// One per request.
+#[derive(Default)]
+struct ErrorCodesExtension {
+    /// Errors of nullable fields that were answered with `null`.
+    nulled: Mutex<Vec<ServerError>>,
+}
 
 fn classify(err: &ServerError) -> ErrorCode {
     match err.message.as_str() {
         "Query is too complex." | "Query is nested too deep." => ErrorCode::QueryTooComplex,
+        // Far beyond the depth limit, async-graphql's own recursion guards (schema
+        // check at 32 levels, parser at 64) answer first: still too deep.
+        m if m.starts_with("The recursion depth of the query cannot be greater than")
+            || m.contains("recursion limit exceeded") =>
+        {
+            ErrorCode::QueryTooComplex
+        }
         _ => ErrorCode::BadRequest,
     }
 }
@@ -34,6 +52,12 @@ fn classify(err: &ServerError) -> ErrorCode {
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        response.errors.extend(
+            self.nulled
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .drain(..),
+        );
         for err in &mut response.errors {
             let has_code = err
                 .extensions
@@ -45,5 +69,24 @@ impl Extension for ErrorCodesExtension {
             }
         }
         response
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let nullable = !info.return_type.ends_with('!');
+        match next.run(ctx, info).await {
+            Err(err) if nullable => {
+                self.nulled
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(err);
+                Ok(Some(Value::Null))
+            }
+            other => other,
+        }
     }
 }

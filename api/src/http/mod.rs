@@ -4,5 +4,6 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod router;
+pub mod v1;
 
 pub use router::{AppState, router};

@@ -10,7 +10,7 @@ use axum::{
     http::{HeaderName, Request},
     middleware::{self, Next},
     response::Response,
-    routing::get,
+    routing::{get, post},
 };
 use sea_orm::DatabaseConnection;
 use tower_http::{
@@ -23,16 +23,18 @@ use tower_http::{
 use super::{
     graphql, health,
     metrics::{self, Metrics, RequestLabels},
+    v1,
 };
 use crate::graphql::LeadgraphSchema;
 
-/// Largest request body accepted on the GraphQL endpoint.
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Largest request body accepted (a batch of 500 leads with custom fields fits).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    pub codec: crate::ids::IdCodec,
     pub schema: LeadgraphSchema,
     pub metrics: Arc<Metrics>,
 }
@@ -61,6 +63,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route(
+            "/v1/leads/batch",
+            post(v1::batch::create).patch(v1::batch::update).delete(v1::batch::delete),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

@@ -7,8 +7,8 @@
 //! probe on the other side of the cursor answers the opposite direction.
 
 use sea_orm::{
-    ConnectionTrait, EntityTrait, ExprTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::Expr,
+    ColumnTrait, ColumnType, ConnectionTrait, EntityTrait, ExprTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, Select, sea_query::Expr,
 };
 
 use super::cursor::{Cursor, CursorValue};
@@ -149,12 +149,39 @@ pub struct Sort<E: EntityTrait> {
     pub ascending: bool,
 }
 
+/// Whether a cursor value can be compared with a column of this type.
+fn fits(column: &ColumnType, value: &CursorValue) -> bool {
+    match value {
+        CursorValue::Int(_) => matches!(
+            column,
+            ColumnType::TinyInteger
+                | ColumnType::SmallInteger
+                | ColumnType::Integer
+                | ColumnType::BigInteger
+                | ColumnType::TinyUnsigned
+                | ColumnType::SmallUnsigned
+                | ColumnType::Unsigned
+                | ColumnType::BigUnsigned
+        ),
+        CursorValue::Time(_) => matches!(
+            column,
+            ColumnType::DateTime | ColumnType::Timestamp | ColumnType::TimestampWithTimeZone
+        ),
+        CursorValue::Text(_) => matches!(
+            column,
+            ColumnType::String(_) | ColumnType::Text | ColumnType::Char(_)
+        ),
+    }
+}
+
 impl<E: EntityTrait> Sort<E> {
     /// Rows strictly after (`forward`) or strictly before the cursor, in sort order.
     fn beyond(&self, c: &Cursor, forward: bool) -> Result<sea_orm::Condition, DomainError> {
         let after = forward == self.ascending;
         let (lhs, rhs) = match (self.column, &c.value) {
-            (Some(col), Some(v)) => (
+            // A (tampered) value of another kind than the column would compare
+            // oddly on SQLite and fail on PostgreSQL: refuse it like any bad cursor.
+            (Some(col), Some(v)) if fits(col.def().get_column_type(), v) => (
                 Expr::tuple([
                     Expr::col((E::default(), col)),
                     Expr::col((E::default(), self.id)),

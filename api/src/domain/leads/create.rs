@@ -40,6 +40,7 @@ pub enum ItemStatus {
     Created,
     Updated,
     Skipped,
+    Deleted,
 }
 
 /// The result of one item, at its index in the batch.

@@ -1,10 +1,15 @@
 //! The mutation root, merged from one object per area.
 
 mod admin;
+mod batch;
 mod leads;
 
 use async_graphql::MergedObject;
 
 /// All mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(leads::LeadMutation, admin::AdminMutation);
+pub struct Mutation(
+    leads::LeadMutation,
+    batch::BatchMutation,
+    admin::AdminMutation,
+);

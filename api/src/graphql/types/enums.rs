@@ -76,6 +76,8 @@ pub enum BatchItemStatus {
     Created,
     Updated,
     Skipped,
+    /// `deleteLeads` only.
+    Deleted,
     Failed,
 }
 
@@ -86,6 +88,7 @@ impl From<crate::domain::leads::ItemStatus> for BatchItemStatus {
             ItemStatus::Created => Self::Created,
             ItemStatus::Updated => Self::Updated,
             ItemStatus::Skipped => Self::Skipped,
+            ItemStatus::Deleted => Self::Deleted,
         }
     }
 }

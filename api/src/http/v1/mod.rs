@@ -1,0 +1,7 @@
+//! `/v1` routes: what is naturally HTTP (batch writes with 207 Multi-Status).
+//! Every response uses the envelope in [`envelope`].
+
+pub mod auth;
+pub mod batch;
+pub mod envelope;
+pub mod lead_json;
