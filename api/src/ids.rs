@@ -15,6 +15,7 @@ pub enum NodeType {
     ApiKey = 4,
     Tenant = 5,
     LeadTransition = 6,
+    AuditEvent = 7,
 }
 
 impl NodeType {
@@ -26,6 +27,7 @@ impl NodeType {
             4 => Self::ApiKey,
             5 => Self::Tenant,
             6 => Self::LeadTransition,
+            7 => Self::AuditEvent,
             _ => return None,
         })
     }

@@ -4,7 +4,7 @@
 //! another tenant, environment, market or team can never be read or written: to the
 //! caller it does not exist (`not_found`).
 
-use entity::{api_key, lead, lead_transition, team, user};
+use entity::{api_key, audit_event, lead, lead_transition, team, user};
 use sea_orm::{ColumnTrait, Condition};
 
 use crate::auth::{MarketScope, Principal};
@@ -53,4 +53,11 @@ pub fn api_keys(p: &Principal) -> Condition {
     Condition::all()
         .add(api_key::Column::TenantId.eq(p.tenant_id))
         .add(api_key::Column::Environment.eq(p.environment))
+}
+
+/// Audit entries of the caller's tenant and environment.
+pub fn audit_events(p: &Principal) -> Condition {
+    Condition::all()
+        .add(audit_event::Column::TenantId.eq(p.tenant_id))
+        .add(audit_event::Column::Environment.eq(p.environment))
 }

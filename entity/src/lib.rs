@@ -5,6 +5,7 @@
 //! teams are tenant-wide organisation data shared by both environments.
 
 pub mod api_key;
+pub mod audit_event;
 pub mod enums;
 pub mod lead;
 pub mod lead_transition;

@@ -27,6 +27,14 @@ pub fn assert_error(answer: &Answer, code: &str, status: u16) -> Value {
         "{:#}",
         answer.body
     );
+    if code != "validation_failed" {
+        assert_eq!(
+            err["extensions"]["fields"],
+            Value::Null,
+            "{:#}",
+            answer.body
+        );
+    }
     err
 }
 

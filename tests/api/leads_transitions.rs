@@ -234,3 +234,35 @@ async fn an_unknown_status_is_a_bad_request() {
     );
     assert_eq!(history(&app, &id).await.0, json!("NEW"));
 }
+
+#[tokio::test]
+#[ignore = "X-On-Behalf-Of is not implemented yet (DESIGN §3): the actor is always the key owner"]
+async fn the_actor_of_a_transition_is_the_on_behalf_of_user_when_given() {
+    let app = spawn_app().await;
+    let user = app.create_user(&app.acme.live, "rep@acme.example").await;
+    let id = lead_in(&app, "NEW").await;
+    let body: Value = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .header("x-api-key", &app.acme.live)
+        .header("x-on-behalf-of", &user)
+        .json(&json!({
+            "query": "mutation($id: ID!) { transitionLead(id: $id, to: CONTACTED, reason: \"met\") { transition { actor { id } } } }",
+            "variables": { "id": id },
+        }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(body["errors"], Value::Null, "{body:#}");
+    assert_eq!(
+        body["data"]["transitionLead"]["transition"]["actor"],
+        json!({ "id": user })
+    );
+    transition(&app, &id, "QUALIFIED", None).await.ok();
+    let (_, recorded) = history(&app, &id).await;
+    let actors: Vec<&Value> = recorded.iter().map(|t| &t["actor"]["id"]).collect();
+    assert_eq!(actors, [&json!(user), &json!(app.acme.owner_id)]);
+}

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod audit;
 mod auth;
 mod batch;
 mod concurrency;
@@ -18,4 +19,5 @@ mod leads;
 mod leads_transitions;
 mod leads_validation;
 mod paging;
+mod paging_cursors;
 mod paging_filters;

@@ -4,6 +4,10 @@
 //! malformed key is refused before any database lookup (checksum); a well-formed
 //! one is looked up by its SHA-256. Unknown, revoked and expired keys, and keys
 //! whose owner was deactivated, are all `unauthenticated`.
+//!
+//! `X-On-Behalf-Of: <user id>` makes the request act for that user (creator,
+//! assignee, transition actor, audit actor); the user must be active and in the
+//! key's tenant, else `forbidden`. The key's scope still governs access.
 
 use axum::http::HeaderMap;
 use chrono::{TimeDelta, Utc};
@@ -13,12 +17,17 @@ use sea_orm::{
 };
 
 use super::{ApiKeySecret, Principal};
-use crate::{clock, domain::keys::KeyScope};
+use crate::{
+    clock,
+    domain::keys::KeyScope,
+    error::ErrorCode,
+    ids::{IdCodec, NodeType},
+};
 
 /// `lastUsedAt` is written at most this often per key, not on every request.
 const LAST_USED_RESOLUTION: TimeDelta = TimeDelta::seconds(60);
 
-/// Why a request is not authenticated (all answer HTTP 401).
+/// Why a request is refused before it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("an API key is required: send `X-API-Key: <key>` or `Authorization: Bearer <key>`")]
@@ -31,6 +40,30 @@ pub enum AuthError {
     Revoked,
     #[error("the API key has expired")]
     Expired,
+    #[error("the API key's owner has been deactivated")]
+    OwnerDeactivated,
+    /// `X-On-Behalf-Of` names no active user of the key's tenant.
+    #[error("X-On-Behalf-Of must name an active user of this tenant")]
+    OnBehalfOf,
+}
+
+impl AuthError {
+    /// `forbidden` (403) for a refused impersonation, else `unauthenticated` (401).
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Self::OnBehalfOf => ErrorCode::Forbidden,
+            _ => ErrorCode::Unauthenticated,
+        }
+    }
+}
+
+/// Authentication failed: a refused credential, or the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    #[error(transparent)]
+    Refused(#[from] AuthError),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
 }
 
 /// The credential presented, if any.
@@ -51,6 +84,7 @@ pub fn credential(headers: &HeaderMap) -> Option<&str> {
 /// Authenticates a request's headers against the database.
 pub async fn authenticate(
     db: &DatabaseConnection,
+    codec: &IdCodec,
     headers: &HeaderMap,
 ) -> Result<Principal, AuthenticateError> {
     let raw = credential(headers).ok_or(AuthError::Missing)?;
@@ -70,15 +104,26 @@ pub async fn authenticate(
     if key.expires_at.is_some_and(|t| t <= now) {
         return Err(AuthError::Expired.into());
     }
-    let owner_active = user::Entity::find_by_id(key.owner_user_id)
-        .filter(user::Column::TenantId.eq(key.tenant_id))
-        .filter(user::Column::DeactivatedAt.is_null())
-        .one(db)
+    if active_user(db, key.tenant_id, key.owner_user_id)
         .await?
-        .is_some();
-    if !owner_active {
-        return Err(AuthError::Revoked.into());
+        .is_none()
+    {
+        return Err(AuthError::OwnerDeactivated.into());
     }
+    let acting_user_id = match headers.get("x-on-behalf-of") {
+        None => key.owner_user_id,
+        Some(value) => {
+            let id = value
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .and_then(|v| codec.decode_as(NodeType::User, v).ok().flatten())
+                .ok_or(AuthError::OnBehalfOf)?;
+            active_user(db, key.tenant_id, id)
+                .await?
+                .ok_or(AuthError::OnBehalfOf)?
+        }
+    };
     if key
         .last_used_at
         .is_none_or(|t| now - t >= LAST_USED_RESOLUTION)
@@ -87,6 +132,11 @@ pub async fn authenticate(
         am.last_used_at = Set(Some(clock::now()));
         am.update(db).await?;
     }
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let KeyScope {
         ops,
         markets,
@@ -97,19 +147,25 @@ pub async fn authenticate(
         environment: key.environment,
         key_id: key.id,
         owner_user_id: key.owner_user_id,
-        acting_user_id: key.owner_user_id,
+        acting_user_id,
         ops,
         markets,
         teams,
         expires_at: key.expires_at,
+        request_id,
     })
 }
 
-/// Authentication failed: a refused credential, or the database failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthenticateError {
-    #[error(transparent)]
-    Refused(#[from] AuthError),
-    #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
+/// The id of an active user of `tenant_id`, if `id` is one.
+async fn active_user(
+    db: &DatabaseConnection,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<i64>, sea_orm::DbErr> {
+    Ok(user::Entity::find_by_id(id)
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::DeactivatedAt.is_null())
+        .one(db)
+        .await?
+        .map(|u| u.id))
 }

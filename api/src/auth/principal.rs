@@ -62,6 +62,8 @@ pub struct Principal {
     /// `None`: every team of the allowed markets (and leads without a team).
     pub teams: Option<BTreeSet<i64>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The request's id (for the audit log).
+    pub request_id: String,
 }
 
 impl Principal {

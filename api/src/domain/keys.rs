@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use tracing::instrument;
 
+use crate::domain::audit::{self, Resource};
 use crate::{
     auth::{ApiKeySecret, MarketScope, OpSet, Principal},
     clock,
@@ -208,7 +209,7 @@ pub async fn create_key(
             "a key cannot create a key wider or longer-lived than itself".into(),
         ));
     }
-    insert_key(
+    let (key, secret) = insert_key(
         txn,
         p.tenant_id,
         NewKey {
@@ -220,7 +221,9 @@ pub async fn create_key(
             created_by_key_id: Some(p.key_id),
         },
     )
-    .await
+    .await?;
+    audit::record(txn, p, "api_key.created", Resource::ApiKey(key.id)).await?;
+    Ok((key, secret))
 }
 
 /// Revokes a key of the caller's tenant and environment. A key whose scope is
@@ -246,5 +249,7 @@ pub async fn revoke_key(
     }
     let mut am: api_key::ActiveModel = found.into();
     am.revoked_at = Set(Some(clock::now()));
-    Ok(am.update(txn).await?)
+    let key = am.update(txn).await?;
+    audit::record(txn, p, "api_key.revoked", Resource::ApiKey(key.id)).await?;
+    Ok(key)
 }

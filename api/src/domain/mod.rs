@@ -1,6 +1,7 @@
 //! Domain services. Each takes a connection or transaction and the caller's
 //! `Principal`, owns its invariants, and returns a `DomainError` on refusal.
 
+pub mod audit;
 pub mod error;
 pub mod keys;
 pub mod leads;

@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use tracing::instrument;
 
+use crate::domain::audit::{self, Resource};
 use crate::{auth::Principal, clock, domain::DomainError};
 
 /// Creates a team in a market of the caller's scope. Team-scoped keys cannot
@@ -50,7 +51,7 @@ pub async fn create_team(
             "a team with this name exists",
         ));
     }
-    Ok(team::ActiveModel {
+    let team = team::ActiveModel {
         id: NotSet,
         tenant_id: Set(p.tenant_id),
         market: Set(code),
@@ -58,5 +59,7 @@ pub async fn create_team(
         created_at: Set(clock::now()),
     }
     .insert(txn)
-    .await?)
+    .await?;
+    audit::record(txn, p, "team.created", Resource::Team(team.id)).await?;
+    Ok(team)
 }

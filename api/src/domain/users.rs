@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use tracing::instrument;
 
+use crate::domain::audit::{self, Resource};
 use crate::{auth::Principal, clock, domain::DomainError, scope};
 
 /// Validates and inserts a user row (used by tenant bootstrap too).
@@ -66,7 +67,9 @@ pub async fn create_user(
     email: &str,
     name: &str,
 ) -> Result<user::Model, DomainError> {
-    insert_user(txn, p.tenant_id, email, name, "member").await
+    let user = insert_user(txn, p.tenant_id, email, name, "member").await?;
+    audit::record(txn, p, "user.created", Resource::User(user.id)).await?;
+    Ok(user)
 }
 
 /// Deactivates a user: they can no longer act (keys they own stop working, and
@@ -92,5 +95,7 @@ pub async fn deactivate_user(
     }
     let mut am: user::ActiveModel = found.into();
     am.deactivated_at = Set(Some(clock::now()));
-    Ok(am.update(txn).await?)
+    let user = am.update(txn).await?;
+    audit::record(txn, p, "user.deactivated", Resource::User(user.id)).await?;
+    Ok(user)
 }

@@ -5,7 +5,7 @@ use async_graphql::{
     Context, Object, OutputType, Result,
     connection::{Connection, Edge, EmptyFields},
 };
-use entity::{api_key, lead, lead_transition, team, user};
+use entity::{api_key, audit_event, lead, lead_transition, team, user};
 use sea_orm::{EntityTrait, PaginatorTrait, Select};
 
 use super::{context::Ctx, errors::GqlResult};
@@ -21,6 +21,7 @@ pub enum CountQuery {
     Teams(Select<team::Entity>),
     ApiKeys(Select<api_key::Entity>),
     Transitions(Select<lead_transition::Entity>),
+    AuditEvents(Select<audit_event::Entity>),
 }
 
 /// Extra connection fields.
@@ -37,6 +38,7 @@ impl TotalCount {
             CountQuery::Teams(q) => q.clone().count(db).await,
             CountQuery::ApiKeys(q) => q.clone().count(db).await,
             CountQuery::Transitions(q) => q.clone().count(db).await,
+            CountQuery::AuditEvents(q) => q.clone().count(db).await,
         };
         n.map_err(crate::domain::DomainError::from).gql(ctx)
     }

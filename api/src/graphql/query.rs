@@ -1,7 +1,7 @@
 //! The query root.
 
 use async_graphql::{Context, ID, Object, Result};
-use entity::{api_key, lead_transition, team, user};
+use entity::{api_key, audit_event, lead_transition, team, user};
 use sea_orm::{EntityTrait, QueryFilter};
 
 use super::{
@@ -11,6 +11,7 @@ use super::{
     guards::{ScopeGuard, require},
     types::{
         ApiKey, Lead, LeadTransition, Node, Team, User, Viewer,
+        audit::{AuditEvent, AuditEventFilter},
         inputs::{LeadFilter, LeadOrder},
     },
 };
@@ -81,6 +82,17 @@ async fn load_node(ctx: &Context<'_>, ty: NodeType, id: i64) -> Result<Node> {
             // Visible only through a lead the caller can see.
             loaded(ctx, loaders.leads.load_one(t.lead_id).await)?;
             Node::LeadTransition(LeadTransition(t))
+        }
+        NodeType::AuditEvent => {
+            require(ctx, Op::AuditRead)?;
+            let event = audit_event::Entity::find_by_id(id)
+                .filter(scope::audit_events(p))
+                .one(db)
+                .await
+                .map_err(DomainError::from)
+                .gql(ctx)?
+                .ok_or_else(missing)?;
+            Node::AuditEvent(AuditEvent(event))
         }
         NodeType::Tenant => return Err(missing()),
     })
@@ -284,6 +296,50 @@ impl Query {
             |m| (None::<CursorValue>, m.id),
             ApiKey,
             CountQuery::ApiKeys(select),
+        ))
+    }
+
+    /// The audit log of this tenant and environment, newest first. Needs
+    /// `audit:read`.
+    #[graphql(
+        guard = "ScopeGuard(Op::AuditRead)",
+        complexity = "PageArgs::max_nodes(first, last) * child_complexity"
+    )]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<AuditEventFilter>,
+    ) -> Result<Conn<AuditEvent>> {
+        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
+        let sort = Sort::<audit_event::Entity> {
+            tag: "id:desc",
+            column: None,
+            id: audit_event::Column::Id,
+            ascending: false,
+        };
+        let req = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .resolve(sort.tag)
+        .gql(ctx)?;
+        let condition = filter.unwrap_or_default().condition(ctx).gql(ctx)?;
+        let select = audit_event::Entity::find()
+            .filter(scope::audit_events(p))
+            .filter(condition);
+        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
+        Ok(connection::build(
+            page,
+            &sort,
+            |m| (None::<CursorValue>, m.id),
+            AuditEvent,
+            CountQuery::AuditEvents(select),
         ))
     }
 }

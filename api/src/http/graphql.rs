@@ -49,10 +49,10 @@ pub async fn graphql(
     req: GraphQLRequest,
 ) -> Response {
     let request_id = request_id(&headers);
-    let principal = match authenticate(&state.db, &headers).await {
+    let principal = match authenticate(&state.db, &state.codec, &headers).await {
         Ok(p) => Arc::new(p),
         Err(AuthenticateError::Refused(err)) => {
-            return error_response(ErrorCode::Unauthenticated, &err.to_string(), &request_id);
+            return error_response(err.code(), &err.to_string(), &request_id);
         }
         Err(AuthenticateError::Db(err)) => {
             tracing::error!(request.id = %request_id, error = %err, "authentication query failed");

@@ -10,7 +10,15 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, NotSet, T
 use tracing::instrument;
 
 use super::placement::{Placement, PlacementData};
-use crate::{auth::Principal, clock, domain::DomainError, store};
+use crate::{
+    auth::Principal,
+    clock,
+    domain::{
+        DomainError,
+        audit::{self, Resource},
+    },
+    store,
+};
 
 /// What to do when a live lead with the same canonical email exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -125,7 +133,15 @@ pub async fn create_leads(
                     }
                     None => insert(txn, p, item.source, &clean, &placement, on_duplicate).await?,
                 };
-                if let Ok((_, model)) = &outcome {
+                if let Ok((status, model)) = &outcome {
+                    let action = match status {
+                        ItemStatus::Created => Some("lead.created"),
+                        ItemStatus::Updated => Some("lead.updated"),
+                        ItemStatus::Skipped | ItemStatus::Deleted => None,
+                    };
+                    if let Some(action) = action {
+                        audit::record(txn, p, action, Resource::Lead(model.id)).await?;
+                    }
                     existing.insert(key, model.clone());
                 }
                 outcome

@@ -4,6 +4,7 @@ use entity::{LeadStatus, lead, lead_transition};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, NotSet};
 use tracing::instrument;
 
+use crate::domain::audit::{self, Resource};
 use crate::{auth::Principal, clock, domain::DomainError, store};
 
 /// The transition table (DESIGN §5).
@@ -64,6 +65,7 @@ pub async fn transition_lead(
     }
     .insert(txn)
     .await?;
+    audit::record(txn, p, "lead.status_changed", Resource::Lead(lead.id)).await?;
     Ok((lead, transition))
 }
 

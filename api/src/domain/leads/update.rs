@@ -9,6 +9,7 @@ use sea_orm::{
 use tracing::instrument;
 
 use super::placement::PlacementData;
+use crate::domain::audit::{self, Resource};
 use crate::{auth::Principal, clock, domain::DomainError, store};
 
 /// Changes to a lead. `None` leaves a field alone; for nullable fields
@@ -97,6 +98,7 @@ pub async fn update_lead(
     match am.update(&savepoint).await {
         Ok(model) => {
             savepoint.commit().await?;
+            audit::record(txn, p, "lead.updated", Resource::Lead(model.id)).await?;
             Ok(model)
         }
         Err(err) if DomainError::is_unique_violation(&err) => {
@@ -119,7 +121,9 @@ pub async fn delete_lead(
     let mut am: lead::ActiveModel = found.into();
     am.deleted_at = Set(Some(now));
     am.updated_at = Set(now);
-    Ok(am.update(txn).await?)
+    let model = am.update(txn).await?;
+    audit::record(txn, p, "lead.deleted", Resource::Lead(model.id)).await?;
+    Ok(model)
 }
 
 /// Assigns a lead to an active user of the tenant, or unassigns it (`None`).
@@ -148,5 +152,7 @@ pub async fn assign_lead(
     let mut am: lead::ActiveModel = found.into();
     am.assigned_to_id = Set(user_id);
     am.updated_at = Set(clock::now());
-    Ok(am.update(txn).await?)
+    let model = am.update(txn).await?;
+    audit::record(txn, p, "lead.assigned", Resource::Lead(model.id)).await?;
+    Ok(model)
 }

@@ -2,6 +2,7 @@
 //! (`Lead(lead::Model)`); entities never derive GraphQL traits.
 
 pub mod api_key;
+pub mod audit;
 pub mod batch;
 pub mod enums;
 pub mod inputs;

@@ -2,7 +2,7 @@
 
 use async_graphql::{ID, Interface};
 
-use super::{ApiKey, Lead, LeadTransition, Team, User};
+use super::{ApiKey, Lead, LeadTransition, Team, User, audit::AuditEvent};
 
 /// An object with a globally unique, opaque id (`node(id:)` resolves it).
 #[derive(Interface)]
@@ -13,4 +13,5 @@ pub enum Node {
     Team(Team),
     ApiKey(ApiKey),
     LeadTransition(LeadTransition),
+    AuditEvent(AuditEvent),
 }

@@ -48,16 +48,14 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let request_id = envelope::request_id(&parts.headers);
-        match authenticate(&state.db, &parts.headers).await {
+        match authenticate(&state.db, &state.codec, &parts.headers).await {
             Ok(principal) => Ok(Self {
                 principal,
                 request_id,
             }),
-            Err(AuthenticateError::Refused(err)) => Err(envelope::error(
-                ErrorCode::Unauthenticated,
-                &err.to_string(),
-                request_id,
-            )),
+            Err(AuthenticateError::Refused(err)) => {
+                Err(envelope::error(err.code(), &err.to_string(), request_id))
+            }
             Err(AuthenticateError::Db(err)) => {
                 tracing::error!(request.id = %request_id, error = %err, "authentication query failed");
                 let message = format!("internal error (request id {request_id})");
