@@ -396,3 +396,44 @@ async fn pii_fields_are_present_with_pii_read() {
         })
     );
 }
+
+#[tokio::test]
+async fn email_filter_and_search_do_not_reveal_emails_without_pii_read() {
+    let app = spawn_app().await;
+    app.create_lead(
+        &app.acme.live,
+        json!({ "email": "secret.person@example.com", "firstName": "Zed" }),
+    )
+    .await;
+    let reader = key_with_ops(&app, &["leads:read"]).await;
+    let by_email = app
+        .gql(
+            &reader,
+            "{ leads(filter: {email: \"secret.person@example.com\"}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(by_email.code(), "forbidden");
+    let count = |a: &Answer| a.data("leads.totalCount").as_i64();
+    let search = |q: &str| format!("{{ leads(filter: {{search: \"{q}\"}}) {{ totalCount }} }}");
+    let by_prefix = app.gql(&reader, &search("secret.per"), json!({})).await;
+    assert_eq!(
+        count(by_prefix.ok()),
+        Some(0),
+        "search must not match emails without pii:read"
+    );
+    let by_name = app.gql(&reader, &search("zed"), json!({})).await;
+    assert_eq!(count(by_name.ok()), Some(1));
+    // With pii:read both work.
+    let full = &app.acme.live;
+    let by_prefix = app.gql(full, &search("secret.per"), json!({})).await;
+    assert_eq!(count(by_prefix.ok()), Some(1));
+    let by_email = app
+        .gql(
+            full,
+            "{ leads(filter: {email: \"SECRET.person@example.com\"}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(count(by_email.ok()), Some(1));
+}

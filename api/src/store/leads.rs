@@ -32,6 +32,9 @@ pub struct LeadFilter {
     pub email_key: Option<String>,
     /// Case-insensitive prefix of first name, last name, full name, email or company.
     pub search: Option<String>,
+    /// Whether `search` may match emails (the caller has `pii:read`); without it,
+    /// a search cannot be used to probe which emails exist.
+    pub search_email: bool,
 }
 
 /// The field a lead connection is sorted by.
@@ -172,8 +175,12 @@ impl LeadFilter {
                     .add(like(lower(col(lead::Column::FirstName))))
                     .add(like(lower(col(lead::Column::LastName))))
                     .add(like(lower(full_name)))
-                    .add(like(col(lead::Column::EmailKey)))
-                    .add(like(lower(col(lead::Column::Company)))),
+                    .add(like(lower(col(lead::Column::Company))))
+                    .add(if self.search_email {
+                        like(col(lead::Column::EmailKey))
+                    } else {
+                        Expr::val(false).into()
+                    }),
             );
         }
         c

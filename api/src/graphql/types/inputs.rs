@@ -74,8 +74,10 @@ pub struct LeadFilter {
     /// Exclusive.
     pub updated_before: Option<DateTime<Utc>>,
     /// Matches the canonical email (case, and gmail dots/`+tag`, do not matter).
+    /// Needs `pii:read`.
     pub email: Option<String>,
-    /// Case-insensitive prefix of first, last or full name, email or company.
+    /// Case-insensitive prefix of first, last or full name, company, or (with
+    /// `pii:read`) email.
     pub search: Option<String>,
 }
 
@@ -185,7 +187,16 @@ impl UpdateLeadInput {
 }
 
 impl LeadFilter {
+    /// Converts the filter. Filtering by email needs `pii:read` (`forbidden`
+    /// otherwise), and `search` matches emails only with it: neither may reveal
+    /// which emails exist to a key that cannot read them.
     pub fn into_domain(self, ctx: &Context<'_>) -> Result<store::LeadFilter, DomainError> {
+        let pii = ctx.principal()?.can(crate::auth::Op::PiiRead);
+        if self.email.is_some() && !pii {
+            return Err(DomainError::Forbidden(
+                "filtering by email needs the `pii:read` scope".into(),
+            ));
+        }
         let id = |ty, id: Option<ID>| optional_id(ctx, ty, id.as_ref());
         Ok(store::LeadFilter {
             status: self.status.map(|v| v.into_iter().map(Into::into).collect()),
@@ -209,6 +220,7 @@ impl LeadFilter {
                 Err(_) => e.trim().to_lowercase(),
             }),
             search: self.search,
+            search_email: pii,
         })
     }
 }
