@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod csv;
+pub mod dedupe;
 pub mod outcome;
 pub mod record;
 
@@ -8,6 +10,7 @@ pub use record::canonical::{
     CanonicalEmail, E164, Email, Score, custom_fields, email, name, normalize_name_key,
     optional_text, phone, score,
 };
+pub use record::mapping::{ImportOptions, MappedRow, Mapping, Unmapped, parse_mapping};
 pub use record::{
     ChunkItem, CleanLead, CleanPatch, LeadPatch, NAME_MAX, RawLead, TEXT_MAX, field, process_chunk,
     validate_new, validate_patch,

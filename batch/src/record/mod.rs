@@ -7,6 +7,7 @@
 
 pub mod canonical;
 mod chunk;
+pub mod mapping;
 mod validate;
 
 use serde_json::{Map, Value};
