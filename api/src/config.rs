@@ -8,10 +8,18 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://leadgraph.db?mode=rwc";
 
 /// Leadgraph: an API-first lead database.
 #[derive(Debug, Parser)]
-#[command(name = "leadgraph", version, about)]
+#[command(
+    name = "leadgraph",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Server settings when no subcommand is given (`leadgraph` = `leadgraph serve`).
+    #[command(flatten)]
+    pub serve: ServeArgs,
     /// What to do (default: `serve`).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -56,6 +64,19 @@ pub struct ServeArgs {
     /// deployment). Default: the Sqids alphabet.
     #[arg(long, env = "LEADGRAPH_ID_ALPHABET")]
     pub id_alphabet: Option<String>,
+    /// Redis for shared rate-limit and quota counters (several instances share
+    /// one budget). Without it, counters live in this process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key (one per deployment).
+    #[arg(long, env = "LEADGRAPH_REDIS_PREFIX", default_value = "leadgraph")]
+    pub redis_prefix: String,
+    /// Refill period of the per-class rate limits, in seconds (limits are per
+    /// minute in production; tests shorten it).
+    #[arg(long, env = "LEADGRAPH_RATE_LIMIT_PERIOD_SECS", default_value_t = 60)]
+    pub rate_limit_period_secs: u64,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 impl Default for ServeArgs {
@@ -63,6 +84,91 @@ impl Default for ServeArgs {
         Self {
             bind: "127.0.0.1:8000".into(),
             id_alphabet: None,
+            redis_url: None,
+            redis_prefix: "leadgraph".into(),
+            rate_limit_period_secs: 60,
+            webhooks: WebhookArgs::default(),
+        }
+    }
+}
+
+/// Webhook delivery settings.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Allow webhook URLs that resolve to loopback or private addresses (for
+    /// development and tests; never in production).
+    #[arg(
+        long = "webhook-allow-private",
+        env = "LEADGRAPH_WEBHOOK_ALLOW_PRIVATE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_private: bool,
+    /// Wait after a failed delivery attempt, in milliseconds; doubles after each
+    /// further failure.
+    #[arg(
+        long = "webhook-backoff-base-ms",
+        env = "LEADGRAPH_WEBHOOK_BACKOFF_BASE_MS",
+        default_value_t = 30_000
+    )]
+    pub backoff_base_ms: u64,
+    /// Longest wait between two delivery attempts, in milliseconds.
+    #[arg(
+        long = "webhook-backoff-max-ms",
+        env = "LEADGRAPH_WEBHOOK_BACKOFF_MAX_MS",
+        default_value_t = 3_600_000
+    )]
+    pub backoff_max_ms: u64,
+    /// How long a delivery is retried before it is given up, in seconds.
+    #[arg(
+        long = "webhook-retry-window-secs",
+        env = "LEADGRAPH_WEBHOOK_RETRY_WINDOW_SECS",
+        default_value_t = 86_400
+    )]
+    pub retry_window_secs: u64,
+    /// How often the dispatcher looks for due deliveries, in milliseconds.
+    #[arg(
+        long = "webhook-poll-ms",
+        env = "LEADGRAPH_WEBHOOK_POLL_MS",
+        default_value_t = 1_000
+    )]
+    pub poll_ms: u64,
+    /// Run the webhook dispatcher in this instance (`false` for API-only
+    /// instances; deliveries wait for an instance that runs it).
+    #[arg(
+        long = "webhook-dispatcher",
+        env = "LEADGRAPH_WEBHOOK_DISPATCHER",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub dispatcher: bool,
+}
+
+impl Default for WebhookArgs {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            backoff_base_ms: 30_000,
+            backoff_max_ms: 3_600_000,
+            retry_window_secs: 86_400,
+            poll_ms: 1_000,
+            dispatcher: true,
+        }
+    }
+}
+
+impl WebhookArgs {
+    /// The settings the webhook services and dispatcher use.
+    pub fn settings(&self) -> crate::domain::webhooks::Settings {
+        use std::time::Duration;
+        crate::domain::webhooks::Settings {
+            allow_private: self.allow_private,
+            backoff_base: Duration::from_millis(self.backoff_base_ms.max(1)),
+            backoff_max: Duration::from_millis(self.backoff_max_ms.max(1)),
+            retry_window: Duration::from_secs(self.retry_window_secs),
+            poll_interval: Duration::from_millis(self.poll_ms.max(1)),
+            dispatcher: self.dispatcher,
+            ..Default::default()
         }
     }
 }

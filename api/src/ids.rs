@@ -16,6 +16,10 @@ pub enum NodeType {
     Tenant = 5,
     LeadTransition = 6,
     AuditEvent = 7,
+    WebhookEndpoint = 8,
+    WebhookDelivery = 9,
+    /// Not a node: the id of a webhook event (`Leadgraph-Event-Id`).
+    WebhookEvent = 10,
 }
 
 impl NodeType {
@@ -28,6 +32,9 @@ impl NodeType {
             5 => Self::Tenant,
             6 => Self::LeadTransition,
             7 => Self::AuditEvent,
+            8 => Self::WebhookEndpoint,
+            9 => Self::WebhookDelivery,
+            10 => Self::WebhookEvent,
             _ => return None,
         })
     }

@@ -10,7 +10,13 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod jobs;
+pub mod middleware;
+pub mod ratelimit;
 pub mod scope;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+
+/// Webhook signatures for receivers written in Rust: [`webhooks::verify`].
+pub use domain::webhooks::signing as webhooks;

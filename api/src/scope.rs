@@ -4,7 +4,9 @@
 //! another tenant, environment, market or team can never be read or written: to the
 //! caller it does not exist (`not_found`).
 
-use entity::{api_key, audit_event, lead, lead_transition, team, user};
+use entity::{
+    api_key, audit_event, lead, lead_transition, team, user, webhook_delivery, webhook_endpoint,
+};
 use sea_orm::{ColumnTrait, Condition};
 
 use crate::auth::{MarketScope, Principal};
@@ -60,4 +62,18 @@ pub fn audit_events(p: &Principal) -> Condition {
     Condition::all()
         .add(audit_event::Column::TenantId.eq(p.tenant_id))
         .add(audit_event::Column::Environment.eq(p.environment))
+}
+
+/// Webhook endpoints of the caller's tenant and environment.
+pub fn webhook_endpoints(p: &Principal) -> Condition {
+    Condition::all()
+        .add(webhook_endpoint::Column::TenantId.eq(p.tenant_id))
+        .add(webhook_endpoint::Column::Environment.eq(p.environment))
+}
+
+/// Webhook deliveries of the caller's tenant and environment.
+pub fn webhook_deliveries(p: &Principal) -> Condition {
+    Condition::all()
+        .add(webhook_delivery::Column::TenantId.eq(p.tenant_id))
+        .add(webhook_delivery::Column::Environment.eq(p.environment))
 }

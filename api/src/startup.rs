@@ -3,7 +3,7 @@
 //! `App::build` binds the listener and reports the port, so tests bind port 0 and
 //! talk to the real server.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
@@ -16,6 +16,7 @@ use crate::{
     graphql::build_schema,
     http::{AppState, metrics::Metrics, router},
     ids::IdCodec,
+    ratelimit::{Backend, MemoryBackend, RateLimiter, RedisBackend},
 };
 
 /// Opens the database and tunes the connection (WAL for SQLite).
@@ -56,17 +57,34 @@ pub async fn migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
     Ok(db)
 }
 
+/// Rate-limit counters in Redis when `REDIS_URL` is set, else in memory.
+async fn rate_limiter(args: &ServeArgs) -> anyhow::Result<RateLimiter> {
+    let period = Duration::from_secs(args.rate_limit_period_secs.max(1));
+    let backend: Arc<dyn Backend> = match &args.redis_url {
+        Some(url) if !url.is_empty() => {
+            Arc::new(RedisBackend::connect(url, &args.redis_prefix).await?)
+        }
+        _ => Arc::new(MemoryBackend::default()),
+    };
+    Ok(RateLimiter::new(backend, period))
+}
+
 /// A bound, ready-to-run server.
 pub struct App {
     listener: TcpListener,
     port: u16,
     state: AppState,
+    /// The webhook dispatcher, unless this instance runs none.
+    dispatcher: Option<crate::jobs::webhooks::Dispatcher>,
 }
 
 impl App {
     /// Migrates the database, binds the address, and builds the router.
     pub async fn build(database_url: &str, args: &ServeArgs) -> anyhow::Result<Self> {
         let mut db = migrate(database_url).await?;
+        // Background jobs share the pool without the statement counter, which
+        // counts the statements made for requests.
+        let jobs_db = db.clone();
         let metrics = Metrics::new();
         let statements = metrics.db_statements.clone();
         db.set_metric_callback(move |_| {
@@ -89,15 +107,25 @@ impl App {
             .local_addr()
             .context("reading the bound address")?
             .port();
-        let schema = build_schema(db.clone(), codec.clone());
+        let limiter = rate_limiter(args).await?;
+        let webhooks = args.webhooks.settings();
+        let dispatcher = webhooks
+            .dispatcher
+            .then(|| {
+                crate::jobs::webhooks::Dispatcher::new(jobs_db, codec.clone(), webhooks.clone())
+            })
+            .transpose()?;
+        let schema = build_schema(db.clone(), codec.clone(), limiter.clone(), webhooks);
         Ok(Self {
             listener,
             port,
+            dispatcher,
             state: AppState {
                 db,
                 codec,
                 schema,
                 metrics,
+                limiter,
             },
         })
     }
@@ -119,16 +147,24 @@ impl App {
             .map_err(|e| anyhow::anyhow!("bootstrapping: {e}"))
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves (and runs the webhook dispatcher) until `shutdown` resolves, then
+    /// finishes in-flight requests and the dispatcher's round in flight.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let db = self.state.db.clone();
-        axum::serve(self.listener, router(self.state))
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let dispatcher = self.dispatcher.map(|d| tokio::spawn(d.run(stopped)));
+        let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving")?;
+            .context("serving");
+        let _ = stop.send(true);
+        if let Some(handle) = dispatcher {
+            handle.await.context("stopping the webhook dispatcher")?;
+        }
+        served?;
         db.close().await.context("closing the database")?;
         Ok(())
     }

@@ -41,3 +41,21 @@ pub enum LeadStatus {
     #[sea_orm(string_value = "UNQUALIFIED")]
     Unqualified,
 }
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum WebhookDeliveryStatus {
+    /// Not attempted yet.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// An attempt got a 2xx answer.
+    #[sea_orm(string_value = "succeeded")]
+    Succeeded,
+    /// The last attempt failed; another is scheduled at `next_attempt_at`.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// Attempts failed for the whole retry window (or the endpoint went away).
+    #[sea_orm(string_value = "given_up")]
+    GivenUp,
+}

@@ -7,11 +7,16 @@
 pub mod api_key;
 pub mod audit_event;
 pub mod enums;
+pub mod idempotency_key;
 pub mod lead;
 pub mod lead_transition;
 pub mod market;
 pub mod team;
 pub mod tenant;
 pub mod user;
+pub mod webhook_delivery;
+pub mod webhook_delivery_attempt;
+pub mod webhook_endpoint;
+pub mod webhook_event;
 
-pub use enums::{Environment, LeadSource, LeadStatus};
+pub use enums::{Environment, LeadSource, LeadStatus, WebhookDeliveryStatus};

@@ -7,6 +7,10 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_core;
 mod m20261123_000002_audit;
+mod m20261123_000003_webhooks;
+mod m20261123_000004_idempotency;
+
+mod util;
 
 pub struct Migrator;
 
@@ -16,6 +20,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_core::Migration),
             Box::new(m20261123_000002_audit::Migration),
+            Box::new(m20261123_000003_webhooks::Migration),
+            Box::new(m20261123_000004_idempotency::Migration),
         ]
     }
 }

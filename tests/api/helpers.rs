@@ -32,8 +32,37 @@ pub struct TestApp {
     pub codec: IdCodec,
     /// Tenant `acme` with markets US and IN.
     pub acme: Seed,
+    /// The database the server uses (kept for [`TestApp::restart_with`]).
+    pub database_url: String,
     _dir: Option<tempfile::TempDir>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    /// The running server; dropping it stops the server.
+    server: Option<Running>,
+}
+
+/// A server task and the switch that stops it.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Builds and starts a server on `url`; returns its connection, port and handle.
+async fn start(
+    url: &str,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> (DatabaseConnection, u16, Running) {
+    let mut args = ServeArgs {
+        bind: "127.0.0.1:0".into(),
+        ..ServeArgs::default()
+    };
+    configure(&mut args);
+    let app = App::build(url, &args).await.expect("build app");
+    let db = app.db().clone();
+    let port = app.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    (db, port, Running { stop, task })
 }
 
 /// A GraphQL answer: HTTP status and JSON body.
@@ -95,7 +124,7 @@ impl Answer {
     }
 }
 
-async fn database_url() -> (String, Option<tempfile::TempDir>) {
+pub async fn database_url() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin) if !admin.is_empty() => {
             let name = format!("lg_test_{}", uuid::Uuid::new_v4().simple());
@@ -127,11 +156,22 @@ pub async fn seed_tenant(
     name: &str,
     markets: &[&str],
 ) -> Seed {
+    seed_tenant_on_plan(db, codec, name, markets, "enterprise").await
+}
+
+/// Creates a tenant on `plan` with a full-scope live and sandbox key.
+pub async fn seed_tenant_on_plan(
+    db: &DatabaseConnection,
+    codec: &IdCodec,
+    name: &str,
+    markets: &[&str],
+    plan: &str,
+) -> Seed {
     let created = create_tenant(
         db,
         TenantSpec {
             name: name.into(),
-            plan: "enterprise".into(),
+            plan: plan.into(),
             markets: markets.iter().map(|m| m.to_string()).collect(),
             owner_email: format!("owner@{name}.example"),
             environments: vec![Environment::Live, Environment::Sandbox],
@@ -156,37 +196,51 @@ pub async fn seed_tenant(
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `configure` (e.g. webhook ones).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
     TRACING.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
             leadgraph::telemetry::init(leadgraph::config::LogFormat::Text);
         }
     });
     let (url, dir) = database_url().await;
-    let args = ServeArgs {
-        bind: "127.0.0.1:0".into(),
-        id_alphabet: None,
-    };
-    let app = App::build(&url, &args).await.expect("build app");
-    let db = app.db().clone();
-    let port = app.port();
+    let (db, port, server) = start(&url, configure).await;
     let codec = IdCodec::new(None).expect("codec");
     let acme = seed_tenant(&db, &codec, "acme", &["US", "IN"]).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
         db,
         codec,
         acme,
+        database_url: url,
         _dir: dir,
-        _stop: stop,
+        server: Some(server),
     }
 }
 
 impl TestApp {
+    /// Stops the server (it finishes in-flight work, then closes its database
+    /// connections) and starts a new one on the same database with settings
+    /// changed by `configure`: a restart. Seeds and keys stay valid.
+    pub async fn restart_with(&mut self, configure: impl FnOnce(&mut ServeArgs)) {
+        if let Some(running) = self.server.take() {
+            let _ = running.stop.send(());
+            running
+                .task
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+        let (db, port, server) = start(&self.database_url, configure).await;
+        self.base = format!("http://127.0.0.1:{port}");
+        self.db = db;
+        self.server = Some(server);
+    }
+
     /// POSTs a GraphQL request with `X-API-Key`.
     pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Answer {
         self.gql_with(Some(("x-api-key", key.to_owned())), query, variables)

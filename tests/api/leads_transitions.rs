@@ -236,7 +236,6 @@ async fn an_unknown_status_is_a_bad_request() {
 }
 
 #[tokio::test]
-#[ignore = "X-On-Behalf-Of is not implemented yet (DESIGN §3): the actor is always the key owner"]
 async fn the_actor_of_a_transition_is_the_on_behalf_of_user_when_given() {
     let app = spawn_app().await;
     let user = app.create_user(&app.acme.live, "rep@acme.example").await;

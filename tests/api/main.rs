@@ -8,10 +8,13 @@ mod auth;
 mod batch;
 mod concurrency;
 mod http;
+mod idempotency;
 mod keys;
 mod loaders;
+mod rate_limits;
 mod schema;
 mod scopes;
+mod webhooks;
 
 mod ids;
 mod lead_support;

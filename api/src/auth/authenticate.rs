@@ -11,7 +11,7 @@
 
 use axum::http::HeaderMap;
 use chrono::{TimeDelta, Utc};
-use entity::{api_key, user};
+use entity::{api_key, tenant, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -132,6 +132,11 @@ pub async fn authenticate(
         am.last_used_at = Set(Some(clock::now()));
         am.update(db).await?;
     }
+    let plan = tenant::Entity::find_by_id(key.tenant_id)
+        .one(db)
+        .await?
+        .map(|t| t.plan)
+        .ok_or(AuthError::Unknown)?;
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -153,6 +158,7 @@ pub async fn authenticate(
         teams,
         expires_at: key.expires_at,
         request_id,
+        plan,
     })
 }
 

@@ -64,6 +64,8 @@ pub struct Principal {
     pub expires_at: Option<DateTime<Utc>>,
     /// The request's id (for the audit log).
     pub request_id: String,
+    /// The tenant's plan (rate limits and quota).
+    pub plan: String,
 }
 
 impl Principal {

@@ -14,6 +14,8 @@ pub enum Resource {
     User(i64),
     Team(i64),
     ApiKey(i64),
+    WebhookEndpoint(i64),
+    WebhookDelivery(i64),
 }
 
 impl Resource {
@@ -23,6 +25,8 @@ impl Resource {
             Self::User(id) => ("user", id),
             Self::Team(id) => ("team", id),
             Self::ApiKey(id) => ("api_key", id),
+            Self::WebhookEndpoint(id) => ("webhook_endpoint", id),
+            Self::WebhookDelivery(id) => ("webhook_delivery", id),
         }
     }
 
@@ -33,6 +37,8 @@ impl Resource {
             "user" => NodeType::User,
             "team" => NodeType::Team,
             "api_key" => NodeType::ApiKey,
+            "webhook_endpoint" => NodeType::WebhookEndpoint,
+            "webhook_delivery" => NodeType::WebhookDelivery,
             _ => return None,
         })
     }

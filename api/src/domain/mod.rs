@@ -8,5 +8,6 @@ pub mod leads;
 pub mod teams;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 pub use error::DomainError;

@@ -5,7 +5,9 @@ use async_graphql::{
     Context, Object, OutputType, Result,
     connection::{Connection, Edge, EmptyFields},
 };
-use entity::{api_key, audit_event, lead, lead_transition, team, user};
+use entity::{
+    api_key, audit_event, lead, lead_transition, team, user, webhook_delivery, webhook_endpoint,
+};
 use sea_orm::{EntityTrait, PaginatorTrait, Select};
 
 use super::{context::Ctx, errors::GqlResult};
@@ -22,6 +24,8 @@ pub enum CountQuery {
     ApiKeys(Select<api_key::Entity>),
     Transitions(Select<lead_transition::Entity>),
     AuditEvents(Select<audit_event::Entity>),
+    WebhookEndpoints(Select<webhook_endpoint::Entity>),
+    WebhookDeliveries(Select<webhook_delivery::Entity>),
 }
 
 /// Extra connection fields.
@@ -39,6 +43,8 @@ impl TotalCount {
             CountQuery::ApiKeys(q) => q.clone().count(db).await,
             CountQuery::Transitions(q) => q.clone().count(db).await,
             CountQuery::AuditEvents(q) => q.clone().count(db).await,
+            CountQuery::WebhookEndpoints(q) => q.clone().count(db).await,
+            CountQuery::WebhookDeliveries(q) => q.clone().count(db).await,
         };
         n.map_err(crate::domain::DomainError::from).gql(ctx)
     }

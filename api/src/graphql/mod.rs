@@ -10,6 +10,7 @@ pub mod extension;
 pub mod guards;
 pub mod mutation;
 pub mod query;
+pub mod rate_limit;
 pub mod schema;
 pub mod types;
 

@@ -13,6 +13,7 @@ use super::{
         ApiKey, Lead, LeadTransition, Node, Team, User, Viewer,
         audit::{AuditEvent, AuditEventFilter},
         inputs::{LeadFilter, LeadOrder},
+        webhook::{self, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint},
     },
 };
 use crate::{
@@ -94,12 +95,28 @@ async fn load_node(ctx: &Context<'_>, ty: NodeType, id: i64) -> Result<Node> {
                 .ok_or_else(missing)?;
             Node::AuditEvent(AuditEvent(event))
         }
-        NodeType::Tenant => return Err(missing()),
+        NodeType::WebhookEndpoint => {
+            require(ctx, Op::WebhooksManage)?;
+            Node::WebhookEndpoint(webhook::load_endpoint(ctx, id).await.gql(ctx)?)
+        }
+        NodeType::WebhookDelivery => {
+            require(ctx, Op::WebhooksManage)?;
+            Node::WebhookDelivery(webhook::load_delivery(ctx, id).await.gql(ctx)?)
+        }
+        NodeType::Tenant | NodeType::WebhookEvent => return Err(missing()),
     })
 }
 
 #[Object]
 impl Query {
+    /// The caller's rate-limit budget for this request's class, after this
+    /// request (also sent as `X-RateLimit-*` headers and `extensions.cost`).
+    async fn rate_limit(&self, ctx: &Context<'_>) -> Option<super::types::rate_limit::RateLimit> {
+        ctx.data_opt::<super::rate_limit::RateSlot>()
+            .and_then(super::rate_limit::RateSlot::get)
+            .map(Into::into)
+    }
+
     /// The caller: its key, tenant, environment and acting user.
     async fn viewer(&self) -> Viewer {
         Viewer
@@ -341,5 +358,52 @@ impl Query {
             AuditEvent,
             CountQuery::AuditEvents(select),
         ))
+    }
+
+    /// Webhook endpoints of this tenant and environment (not deleted), oldest
+    /// first. Needs `webhooks:manage`.
+    #[graphql(
+        guard = "ScopeGuard(Op::WebhooksManage)",
+        complexity = "PageArgs::max_nodes(first, last) * child_complexity"
+    )]
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<WebhookEndpoint>> {
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        webhook::list_endpoints(ctx, args).await
+    }
+
+    /// Webhook deliveries of this tenant and environment with their attempts,
+    /// newest first. Needs `webhooks:manage`.
+    #[graphql(
+        guard = "ScopeGuard(Op::WebhooksManage)",
+        complexity = "PageArgs::max_nodes(first, last) * child_complexity"
+    )]
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<WebhookDeliveryFilter>,
+    ) -> Result<Conn<WebhookDelivery>> {
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        webhook::list_deliveries(ctx, args, filter).await
     }
 }

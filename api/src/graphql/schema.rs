@@ -3,8 +3,8 @@
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-use super::{extension::ErrorCodes, mutation::Mutation, query::Query};
-use crate::ids::IdCodec;
+use super::{extension::ErrorCodes, mutation::Mutation, query::Query, rate_limit::RateLimit};
+use crate::{ids::IdCodec, ratelimit::RateLimiter};
 
 /// The Leadgraph schema type.
 pub type LeadgraphSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -20,11 +20,23 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(ErrorCodes)
+        .extension(RateLimit)
 }
 
-/// The schema with its shared data (database, id codec).
-pub fn build_schema(db: DatabaseConnection, codec: IdCodec) -> LeadgraphSchema {
-    builder().data(db).data(codec).finish()
+/// The schema with its shared data (database, id codec, rate limiter, webhook
+/// settings).
+pub fn build_schema(
+    db: DatabaseConnection,
+    codec: IdCodec,
+    limiter: RateLimiter,
+    webhooks: crate::domain::webhooks::Settings,
+) -> LeadgraphSchema {
+    builder()
+        .data(db)
+        .data(codec)
+        .data(limiter)
+        .data(webhooks)
+        .finish()
 }
 
 /// The SDL exported to `schema.graphql`.

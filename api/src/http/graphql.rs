@@ -8,18 +8,24 @@ use std::sync::Arc;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
-    Json,
+    Extension, Json,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Response},
 };
 use serde_json::json;
 
-use super::AppState;
+use super::{AppState, v1::auth::set_rate_headers};
 use crate::{
-    auth::authenticate::{AuthenticateError, authenticate},
+    auth::{
+        Principal,
+        authenticate::{AuthenticateError, authenticate},
+    },
     error::ErrorCode,
-    graphql::context::{Loaders, RequestId},
+    graphql::{
+        context::{Loaders, RequestId},
+        rate_limit::{RateSlot, cost_value},
+    },
 };
 
 /// A GraphQL-shaped error body with an HTTP status.
@@ -46,10 +52,16 @@ fn request_id(headers: &HeaderMap) -> String {
 pub async fn graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
+    authenticated: Option<Extension<Principal>>,
     req: GraphQLRequest,
 ) -> Response {
     let request_id = request_id(&headers);
-    let principal = match authenticate(&state.db, &state.codec, &headers).await {
+    // A middleware (idempotency) may have authenticated the request already.
+    let authenticated = match authenticated {
+        Some(Extension(p)) => Ok(p),
+        None => authenticate(&state.db, &state.codec, &headers).await,
+    };
+    let principal = match authenticated {
         Ok(p) => Arc::new(p),
         Err(AuthenticateError::Refused(err)) => {
             return error_response(err.code(), &err.to_string(), &request_id);
@@ -65,12 +77,33 @@ pub async fn graphql(
     };
     tracing::Span::current().record("tenant.id", principal.tenant_id);
     let loaders = Loaders::new(&state.db, &principal);
+    let slot = RateSlot::default();
     let request = req
         .into_inner()
         .data(principal)
         .data(loaders)
+        .data(slot.clone())
         .data(RequestId(request_id));
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let mut response = state.schema.execute(request).await;
+    let decision = slot.get();
+    if let Some(d) = &decision {
+        response.extensions.insert("cost".into(), cost_value(d));
+    }
+    // A request refused by the rate limit or quota answers HTTP 429 (with the
+    // rate-limit headers and `Retry-After` set by the extension).
+    let limited = response.errors.iter().any(|e| {
+        e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| {
+            matches!(c, async_graphql::Value::String(s) if s == "rate_limited" || s == "quota_exceeded")
+        })
+    });
+    let mut http = GraphQLResponse::from(response).into_response();
+    if limited {
+        *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    }
+    if let Some(d) = &decision {
+        set_rate_headers(&mut http, d);
+    }
+    http
 }
 
 pub async fn graphiql() -> impl IntoResponse {

@@ -25,7 +25,7 @@ use super::{
     metrics::{self, Metrics, RequestLabels},
     v1,
 };
-use crate::graphql::LeadgraphSchema;
+use crate::{graphql::LeadgraphSchema, middleware::idempotency};
 
 /// Largest request body accepted (a batch of 500 leads with custom fields fits).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -37,6 +37,7 @@ pub struct AppState {
     pub codec: crate::ids::IdCodec,
     pub schema: LeadgraphSchema,
     pub metrics: Arc<Metrics>,
+    pub limiter: crate::ratelimit::RateLimiter,
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
@@ -59,13 +60,21 @@ async fn count_requests(State(state): State<AppState>, req: Request<Body>, next:
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
+        .route(
+            "/graphql",
+            get(graphql::graphiql)
+                .post(graphql::graphql)
+                .layer(middleware::from_fn_with_state(state.clone(), idempotency::graphql)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route(
             "/v1/leads/batch",
-            post(v1::batch::create).patch(v1::batch::update).delete(v1::batch::delete),
+            post(v1::batch::create)
+                .patch(v1::batch::update)
+                .delete(v1::batch::delete)
+                .layer(middleware::from_fn_with_state(state.clone(), idempotency::v1)),
         )
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -179,7 +179,7 @@ impl LeadFilter {
                     .add(if self.search_email {
                         like(col(lead::Column::EmailKey))
                     } else {
-                        Expr::val(false).into()
+                        Expr::val(false)
                     }),
             );
         }

@@ -16,6 +16,7 @@ use crate::{
     domain::{
         DomainError,
         audit::{self, Resource},
+        webhooks::{self, EventType},
     },
     store,
 };
@@ -135,12 +136,13 @@ pub async fn create_leads(
                 };
                 if let Ok((status, model)) = &outcome {
                     let action = match status {
-                        ItemStatus::Created => Some("lead.created"),
-                        ItemStatus::Updated => Some("lead.updated"),
+                        ItemStatus::Created => Some(("lead.created", EventType::LeadCreated)),
+                        ItemStatus::Updated => Some(("lead.updated", EventType::LeadUpdated)),
                         ItemStatus::Skipped | ItemStatus::Deleted => None,
                     };
-                    if let Some(action) = action {
+                    if let Some((action, event)) = action {
                         audit::record(txn, p, action, Resource::Lead(model.id)).await?;
+                        webhooks::emit_lead(txn, p, event, model).await?;
                     }
                     existing.insert(key, model.clone());
                 }

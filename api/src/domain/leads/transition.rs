@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, NotSet};
 use tracing::instrument;
 
 use crate::domain::audit::{self, Resource};
+use crate::domain::webhooks;
 use crate::{auth::Principal, clock, domain::DomainError, store};
 
 /// The transition table (DESIGN §5).
@@ -66,6 +67,7 @@ pub async fn transition_lead(
     .insert(txn)
     .await?;
     audit::record(txn, p, "lead.status_changed", Resource::Lead(lead.id)).await?;
+    webhooks::emit_status_changed(txn, p, &lead, from).await?;
     Ok((lead, transition))
 }
 

@@ -10,6 +10,7 @@ use tracing::instrument;
 
 use super::placement::PlacementData;
 use crate::domain::audit::{self, Resource};
+use crate::domain::webhooks::{self, EventType};
 use crate::{auth::Principal, clock, domain::DomainError, store};
 
 /// Changes to a lead. `None` leaves a field alone; for nullable fields
@@ -99,6 +100,7 @@ pub async fn update_lead(
         Ok(model) => {
             savepoint.commit().await?;
             audit::record(txn, p, "lead.updated", Resource::Lead(model.id)).await?;
+            webhooks::emit_lead(txn, p, EventType::LeadUpdated, &model).await?;
             Ok(model)
         }
         Err(err) if DomainError::is_unique_violation(&err) => {
@@ -123,6 +125,7 @@ pub async fn delete_lead(
     am.updated_at = Set(now);
     let model = am.update(txn).await?;
     audit::record(txn, p, "lead.deleted", Resource::Lead(model.id)).await?;
+    webhooks::emit_lead(txn, p, EventType::LeadDeleted, &model).await?;
     Ok(model)
 }
 
@@ -154,5 +157,6 @@ pub async fn assign_lead(
     am.updated_at = Set(clock::now());
     let model = am.update(txn).await?;
     audit::record(txn, p, "lead.assigned", Resource::Lead(model.id)).await?;
+    webhooks::emit_lead(txn, p, EventType::LeadAssigned, &model).await?;
     Ok(model)
 }

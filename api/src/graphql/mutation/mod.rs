@@ -3,6 +3,7 @@
 mod admin;
 mod batch;
 mod leads;
+mod webhooks;
 
 use async_graphql::MergedObject;
 
@@ -12,4 +13,5 @@ pub struct Mutation(
     leads::LeadMutation,
     batch::BatchMutation,
     admin::AdminMutation,
+    webhooks::WebhookMutation,
 );

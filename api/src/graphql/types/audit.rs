@@ -35,11 +35,14 @@ impl AuditEvent {
     }
     /// `lead.created`, `lead.updated`, `lead.deleted`, `lead.status_changed`,
     /// `lead.assigned`, `user.created`, `user.deactivated`, `team.created`,
-    /// `api_key.created`, `api_key.revoked`.
+    /// `api_key.created`, `api_key.revoked`, `webhook_endpoint.created`,
+    /// `webhook_endpoint.updated`, `webhook_endpoint.deleted`,
+    /// `webhook_delivery.redelivered`.
     async fn action(&self) -> &str {
         &self.0.action
     }
-    /// `lead`, `user`, `team` or `api_key`.
+    /// `lead`, `user`, `team`, `api_key`, `webhook_endpoint` or
+    /// `webhook_delivery`.
     async fn resource_type(&self) -> &str {
         &self.0.resource_type
     }
@@ -115,6 +118,8 @@ impl AuditEventFilter {
                 NodeType::User => "user",
                 NodeType::Team => "team",
                 NodeType::ApiKey => "api_key",
+                NodeType::WebhookEndpoint => "webhook_endpoint",
+                NodeType::WebhookDelivery => "webhook_delivery",
                 _ => "",
             };
             c = c

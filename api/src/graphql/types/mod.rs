@@ -8,10 +8,12 @@ pub mod enums;
 pub mod inputs;
 pub mod lead;
 pub mod node;
+pub mod rate_limit;
 pub mod team;
 pub mod transition;
 pub mod user;
 pub mod viewer;
+pub mod webhook;
 
 pub use api_key::ApiKey;
 pub use lead::Lead;

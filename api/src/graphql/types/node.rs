@@ -2,7 +2,11 @@
 
 use async_graphql::{ID, Interface};
 
-use super::{ApiKey, Lead, LeadTransition, Team, User, audit::AuditEvent};
+use super::{
+    ApiKey, Lead, LeadTransition, Team, User,
+    audit::AuditEvent,
+    webhook::{WebhookDelivery, WebhookEndpoint},
+};
 
 /// An object with a globally unique, opaque id (`node(id:)` resolves it).
 #[derive(Interface)]
@@ -14,4 +18,6 @@ pub enum Node {
     ApiKey(ApiKey),
     LeadTransition(LeadTransition),
     AuditEvent(AuditEvent),
+    WebhookEndpoint(WebhookEndpoint),
+    WebhookDelivery(WebhookDelivery),
 }

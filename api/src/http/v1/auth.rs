@@ -7,6 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use axum::http::HeaderValue;
+
 use super::envelope;
 use crate::{
     auth::{
@@ -15,12 +17,34 @@ use crate::{
     },
     error::ErrorCode,
     http::AppState,
+    ratelimit::{Decision, RateClass},
 };
 
 /// The caller, authenticated.
 pub struct Caller {
     pub principal: Principal,
     pub request_id: String,
+    /// The rate-limit decision (bulk class), for the response headers.
+    pub rate: Option<Decision>,
+}
+
+/// Sets the `X-RateLimit-*`/`X-API-Usage-*` (and `Retry-After`) headers.
+pub fn set_rate_headers(response: &mut Response, d: &Decision) {
+    for (name, value) in d.headers() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+}
+
+impl Caller {
+    /// Adds the rate-limit headers to a handler's response.
+    pub fn finish(&self, mut response: Response) -> Response {
+        if let Some(d) = &self.rate {
+            set_rate_headers(&mut response, d);
+        }
+        response
+    }
 }
 
 impl Caller {
@@ -48,11 +72,43 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let request_id = envelope::request_id(&parts.headers);
-        match authenticate(&state.db, &state.codec, &parts.headers).await {
-            Ok(principal) => Ok(Self {
-                principal,
-                request_id,
-            }),
+        // A middleware (idempotency) may have authenticated the request already.
+        let authenticated = match parts.extensions.remove::<Principal>() {
+            Some(principal) => Ok(principal),
+            None => authenticate(&state.db, &state.codec, &parts.headers).await,
+        };
+        match authenticated {
+            Ok(principal) => {
+                // Every `/v1` write route is a bulk operation (1 point).
+                let rate = match state.limiter.check(&principal, RateClass::Bulk, 1).await {
+                    Ok(d) => Some(d),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "rate-limit check failed; request allowed");
+                        None
+                    }
+                };
+                if let Some(d) = rate.as_ref().filter(|d| !d.allowed()) {
+                    let (code, message) = if d.quota_exceeded {
+                        (
+                            ErrorCode::QuotaExceeded,
+                            "the monthly API quota of this plan is used up".to_owned(),
+                        )
+                    } else {
+                        (
+                            ErrorCode::RateLimited,
+                            format!("rate limit exceeded; retry in {} s", d.retry_after_secs()),
+                        )
+                    };
+                    let mut response = envelope::error(code, &message, request_id);
+                    set_rate_headers(&mut response, d);
+                    return Err(response);
+                }
+                Ok(Self {
+                    principal,
+                    request_id,
+                    rate,
+                })
+            }
             Err(AuthenticateError::Refused(err)) => {
                 Err(envelope::error(err.code(), &err.to_string(), request_id))
             }

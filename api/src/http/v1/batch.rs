@@ -126,7 +126,7 @@ where
         Ok::<_, DomainError>(outcomes)
     }
     .await;
-    match result {
+    caller.finish(match result {
         Ok(outcomes) => envelope::ok(
             StatusCode::MULTI_STATUS,
             "batch processed; see each result",
@@ -134,17 +134,17 @@ where
             caller.request_id.clone(),
         ),
         Err(err) => envelope::domain_error(&err, caller.request_id.clone()),
-    }
+    })
 }
 
 /// `POST /v1/leads/batch` `{ leads: [...], onDuplicate: "ERROR"|"SKIP"|"UPDATE" }`.
 pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
     if let Err(r) = caller.require(Op::LeadsWrite) {
-        return r;
+        return caller.finish(r);
     }
     let (list, doc) = match items(&body, "leads", &caller.request_id) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return caller.finish(r),
     };
     let on_duplicate = match doc
         .get("onDuplicate")
@@ -156,11 +156,11 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
         Some("SKIP") => OnDuplicate::Skip,
         Some("UPDATE") => OnDuplicate::Update,
         Some(_) => {
-            return envelope::error(
+            return caller.finish(envelope::error(
                 ErrorCode::BadRequest,
                 "onDuplicate is one of ERROR, SKIP, UPDATE",
-                caller.request_id,
-            );
+                caller.request_id.clone(),
+            ));
         }
     };
     let mut ready = Vec::new();
@@ -191,11 +191,11 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
 /// `PATCH /v1/leads/batch` `{ leads: [{ id, ...changes }] }`.
 pub async fn update(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
     if let Err(r) = caller.require(Op::LeadsWrite) {
-        return r;
+        return caller.finish(r);
     }
     let (list, _) = match items(&body, "leads", &caller.request_id) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return caller.finish(r),
     };
     let items = list
         .iter()
@@ -211,11 +211,11 @@ pub async fn update(State(state): State<AppState>, caller: Caller, body: Bytes) 
 /// `DELETE /v1/leads/batch` `{ ids: [...] }`.
 pub async fn delete(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
     if let Err(r) = caller.require(Op::LeadsWrite) {
-        return r;
+        return caller.finish(r);
     }
     let (list, _) = match items(&body, "ids", &caller.request_id) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return caller.finish(r),
     };
     let ids = list
         .iter()

@@ -1,0 +1,3 @@
+//! Request middleware that wraps handlers: `Idempotency-Key` handling.
+
+pub mod idempotency;

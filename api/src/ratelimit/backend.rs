@@ -1,0 +1,158 @@
+//! Where budgets live: process memory (one instance) or Redis (shared by every
+//! instance). Both apply the same GCRA formula atomically.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+};
+
+use anyhow::Context;
+use chrono::Utc;
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
+
+use super::gcra::{Gcra, GcraOutcome, GcraState};
+
+/// Budget storage.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// Applies a request of `cost` points to bucket `key` atomically.
+    async fn gcra(&self, key: &str, gcra: &Gcra, cost: u64) -> anyhow::Result<GcraOutcome>;
+    /// A bucket's TAT without spending from it.
+    async fn peek(&self, key: &str) -> anyhow::Result<GcraState>;
+    /// A usage counter's value.
+    async fn usage(&self, key: &str) -> anyhow::Result<u64>;
+    /// Adds `n` to a usage counter (kept `ttl_secs`) and returns the new value.
+    async fn add_usage(&self, key: &str, n: u64, ttl_secs: u64) -> anyhow::Result<u64>;
+}
+
+/// Budgets in this process: right for a single instance; restarts reset them.
+#[derive(Default)]
+pub struct MemoryBackend {
+    buckets: Mutex<HashMap<String, i64>>,
+    usage: Mutex<HashMap<String, u64>>,
+}
+
+#[async_trait::async_trait]
+impl Backend for MemoryBackend {
+    async fn gcra(&self, key: &str, gcra: &Gcra, cost: u64) -> anyhow::Result<GcraOutcome> {
+        let now = Utc::now().timestamp_micros();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let outcome = gcra.apply(buckets.get(key).copied(), now, cost);
+        if outcome.allowed {
+            buckets.insert(key.to_owned(), outcome.new_tat);
+        }
+        Ok(outcome)
+    }
+
+    async fn peek(&self, key: &str) -> anyhow::Result<GcraState> {
+        Ok(self
+            .buckets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .copied())
+    }
+
+    async fn usage(&self, key: &str) -> anyhow::Result<u64> {
+        Ok(self
+            .usage
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn add_usage(&self, key: &str, n: u64, _ttl_secs: u64) -> anyhow::Result<u64> {
+        let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        let v = usage.entry(key.to_owned()).or_insert(0);
+        *v += n;
+        Ok(*v)
+    }
+}
+
+/// The GCRA step as a Redis script, on Redis's clock so every instance agrees.
+/// Returns the TAT before the request and "now"; the caller recomputes the
+/// outcome with the same formula (`Gcra::apply`) for the headers.
+const GCRA_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[2])
+if new_tat - now <= tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+end
+return {string.format('%.0f', tat), string.format('%.0f', now)}
+";
+
+/// Budgets in Redis, shared by every instance using the same `prefix`.
+pub struct RedisBackend {
+    conn: ConnectionManager,
+    prefix: String,
+    script: Script,
+}
+
+impl RedisBackend {
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("parsing REDIS_URL")?;
+        let conn = ConnectionManager::new(client)
+            .await
+            .context("connecting to Redis")?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            script: Script::new(GCRA_LUA),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.prefix)
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for RedisBackend {
+    async fn gcra(&self, key: &str, gcra: &Gcra, cost: u64) -> anyhow::Result<GcraOutcome> {
+        let mut conn = self.conn.clone();
+        let (tat, now): (String, String) = self
+            .script
+            .key(self.key(key))
+            .arg(cost)
+            .arg(gcra.interval_us)
+            .arg(gcra.tau_us)
+            .invoke_async(&mut conn)
+            .await
+            .context("running the rate-limit script")?;
+        let tat: i64 = tat.parse().context("reading the TAT")?;
+        let now: i64 = now.parse().context("reading Redis time")?;
+        Ok(gcra.apply(Some(tat), now, cost))
+    }
+
+    async fn peek(&self, key: &str) -> anyhow::Result<GcraState> {
+        let mut conn = self.conn.clone();
+        let tat: Option<String> = conn.get(self.key(key)).await.context("reading a bucket")?;
+        Ok(tat.and_then(|t| t.parse().ok()))
+    }
+
+    async fn usage(&self, key: &str) -> anyhow::Result<u64> {
+        let mut conn = self.conn.clone();
+        let v: Option<u64> = conn.get(self.key(key)).await.context("reading usage")?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn add_usage(&self, key: &str, n: u64, ttl_secs: u64) -> anyhow::Result<u64> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
+        let (v,): (u64,) = redis::pipe()
+            .atomic()
+            .incr(&key, n)
+            .expire(&key, ttl)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .context("counting usage")?;
+        Ok(v)
+    }
+}

@@ -1,0 +1,287 @@
+//! Rate limits and monthly quotas.
+//!
+//! Each key has one budget per [`RateClass`] (read, write, bulk), refilled
+//! continuously by GCRA (a leaky bucket with burst = the per-period limit), scaled
+//! by the tenant's [`Plan`]. Live keys also draw on the tenant's monthly quota
+//! (sandbox traffic does not count). State lives in a [`Backend`]: in memory for
+//! one instance, in Redis (`REDIS_URL`) so several instances share one budget.
+
+mod backend;
+pub mod cost;
+mod gcra;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{Datelike, TimeZone, Utc};
+use entity::Environment;
+use strum::IntoStaticStr;
+
+pub use backend::{Backend, MemoryBackend, RedisBackend};
+pub use gcra::{Gcra, GcraState};
+
+use crate::auth::Principal;
+
+/// What kind of request draws on which budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum RateClass {
+    /// Queries; they cost points by the nodes they may return.
+    Read,
+    /// Single-record mutations (1 point each).
+    Write,
+    /// Batch mutations, imports, dedupe and `/v1` batch routes (1 point each).
+    Bulk,
+}
+
+impl RateClass {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A tenant plan and what it allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub name: &'static str,
+    /// Multiplier of the free plan's per-period limits.
+    pub multiplier: u64,
+    /// Live requests per calendar month (UTC).
+    pub monthly_quota: u64,
+}
+
+/// Per-period limits of the free (default) plan: read, write, bulk.
+pub const BASE_LIMITS: [(RateClass, u64); 3] = [
+    (RateClass::Read, 600),
+    (RateClass::Write, 120),
+    (RateClass::Bulk, 10),
+];
+
+/// The plans, smallest first.
+pub const PLANS: [Plan; 5] = [
+    Plan {
+        name: "free",
+        multiplier: 1,
+        monthly_quota: 10_000,
+    },
+    Plan {
+        name: "starter",
+        multiplier: 2,
+        monthly_quota: 100_000,
+    },
+    Plan {
+        name: "pro",
+        multiplier: 5,
+        monthly_quota: 1_000_000,
+    },
+    Plan {
+        name: "team",
+        multiplier: 10,
+        monthly_quota: 5_000_000,
+    },
+    Plan {
+        name: "enterprise",
+        multiplier: 25,
+        monthly_quota: 50_000_000,
+    },
+];
+
+impl Plan {
+    /// The plan called `name` (unknown names get the free plan).
+    pub fn named(name: &str) -> Plan {
+        PLANS
+            .iter()
+            .copied()
+            .find(|p| p.name == name)
+            .unwrap_or(PLANS[0])
+    }
+
+    /// Points per period for a class.
+    pub fn limit(self, class: RateClass) -> u64 {
+        BASE_LIMITS
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map_or(0, |(_, n)| n * self.multiplier)
+    }
+}
+
+/// The outcome of one check: what the headers and `rateLimit` report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub class: RateClass,
+    pub plan: &'static str,
+    /// Points this request costs.
+    pub cost: u64,
+    pub limit: u64,
+    pub remaining: u64,
+    /// When the budget is full again (unix seconds).
+    pub reset_at: i64,
+    /// Set when refused: wait this long.
+    pub retry_after: Option<Duration>,
+    /// Refused because the monthly quota is used up (else by the rate limit).
+    pub quota_exceeded: bool,
+    pub usage_current: u64,
+    pub usage_limit: u64,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.retry_after.is_none()
+    }
+
+    /// Whole seconds for `Retry-After` (at least 1).
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after
+            .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+            .max(1)
+    }
+
+    /// The five headers sent on every authenticated response (and `Retry-After`).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            ("x-ratelimit-limit", self.limit.to_string()),
+            ("x-ratelimit-remaining", self.remaining.to_string()),
+            ("x-ratelimit-reset", self.reset_at.to_string()),
+            ("x-api-usage-current", self.usage_current.to_string()),
+            ("x-api-usage-limit", self.usage_limit.to_string()),
+        ];
+        if self.retry_after.is_some() {
+            h.push(("retry-after", self.retry_after_secs().to_string()));
+        }
+        h
+    }
+}
+
+/// Checks requests against the budgets.
+#[derive(Clone)]
+pub struct RateLimiter {
+    backend: Arc<dyn Backend>,
+    period: Duration,
+}
+
+impl RateLimiter {
+    /// `period` is the refill period of the per-class limits (one minute in
+    /// production; shorter in tests).
+    pub fn new(backend: Arc<dyn Backend>, period: Duration) -> Self {
+        Self { backend, period }
+    }
+
+    /// Checks and (when allowed) consumes `cost` points of `class` for the
+    /// caller, and one request of the monthly quota for live keys.
+    pub async fn check(
+        &self,
+        p: &Principal,
+        class: RateClass,
+        cost: u64,
+    ) -> anyhow::Result<Decision> {
+        let plan = Plan::named(&p.plan);
+        let limit = plan.limit(class);
+        let cost = cost.clamp(1, limit.max(1));
+        let now = Utc::now();
+        let month = format!("{}-{:02}", now.year(), now.month());
+        let usage_key = format!("usage:{}:{month}", p.tenant_id);
+        let gcra = Gcra::new(limit, self.period);
+
+        // Quota first: a request refused by the quota must not spend rate budget.
+        let live = p.environment == Environment::Live;
+        let usage_current = self.backend.usage(&usage_key).await?;
+        if live && usage_current >= plan.monthly_quota {
+            let state = self.backend.peek(&bucket_key(p, class)).await?;
+            let view = gcra.view(state, now_micros());
+            return Ok(Decision {
+                class,
+                plan: plan.name,
+                cost,
+                limit,
+                remaining: view.remaining,
+                reset_at: reset_at(view.full_in),
+                retry_after: Some(until_next_month(now)),
+                quota_exceeded: true,
+                usage_current,
+                usage_limit: plan.monthly_quota,
+            });
+        }
+        let outcome = self
+            .backend
+            .gcra(&bucket_key(p, class), &gcra, cost)
+            .await?;
+        let usage_current = if live && outcome.allowed {
+            self.backend
+                .add_usage(&usage_key, 1, 40 * 24 * 3600)
+                .await?
+        } else {
+            usage_current
+        };
+        Ok(Decision {
+            class,
+            plan: plan.name,
+            cost,
+            limit,
+            remaining: outcome.remaining,
+            reset_at: reset_at(outcome.full_in),
+            retry_after: (!outcome.allowed).then_some(outcome.retry_in),
+            quota_exceeded: false,
+            usage_current,
+            usage_limit: plan.monthly_quota,
+        })
+    }
+}
+
+fn bucket_key(p: &Principal, class: RateClass) -> String {
+    format!("rl:{}:{}", p.key_id, class.as_str())
+}
+
+fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+fn reset_at(full_in: Duration) -> i64 {
+    let secs = i64::try_from(full_in.as_secs()).unwrap_or(i64::MAX / 2);
+    Utc::now().timestamp() + secs + i64::from(full_in.subsec_nanos() > 0)
+}
+
+fn until_next_month(now: chrono::DateTime<Utc>) -> Duration {
+    let (y, m) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    let next = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    (next - now).to_std().unwrap_or(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_scale_the_free_limits() {
+        assert_eq!(Plan::named("free").limit(RateClass::Read), 600);
+        assert_eq!(Plan::named("free").limit(RateClass::Write), 120);
+        assert_eq!(Plan::named("free").limit(RateClass::Bulk), 10);
+        assert_eq!(Plan::named("pro").limit(RateClass::Bulk), 50);
+        assert_eq!(Plan::named("nonsense"), PLANS[0]);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        let mut d = Decision {
+            class: RateClass::Read,
+            plan: "free",
+            cost: 1,
+            limit: 1,
+            remaining: 0,
+            reset_at: 0,
+            retry_after: Some(Duration::from_millis(1200)),
+            quota_exceeded: false,
+            usage_current: 0,
+            usage_limit: 1,
+        };
+        assert_eq!(d.retry_after_secs(), 2);
+        d.retry_after = Some(Duration::from_millis(10));
+        assert_eq!(d.retry_after_secs(), 1);
+        assert!(d.headers().iter().any(|(k, _)| *k == "retry-after"));
+    }
+}
