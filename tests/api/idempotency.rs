@@ -18,6 +18,8 @@ struct Raw {
     replayed: Option<String>,
     content_type: Option<String>,
     text: String,
+    /// `X-RateLimit-Remaining`: every authenticated answer carries the headers.
+    rate_remaining: Option<String>,
 }
 
 impl Raw {
@@ -43,10 +45,12 @@ async fn send(req: reqwest::RequestBuilder) -> Raw {
             .map(|v| v.to_str().unwrap().to_owned())
     };
     let (replayed, content_type) = (header("idempotent-replayed"), header("content-type"));
+    let rate_remaining = header("x-ratelimit-remaining");
     Raw {
         status: resp.status().as_u16(),
         replayed,
         content_type,
+        rate_remaining,
         text: resp.text().await.unwrap(),
     }
 }
@@ -104,6 +108,15 @@ async fn a_repeated_create_lead_replays_the_first_answer_and_creates_one_lead() 
     assert_eq!(second.replayed.as_deref(), Some("true"));
     assert_eq!(second.text, first.text);
     assert_eq!(second.content_type, first.content_type);
+    // The replay never reached the handler, yet carries the rate-limit headers and
+    // spent nothing (the budget can only have refilled since the first answer).
+    let remaining = |r: &Raw| {
+        r.rate_remaining
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    assert!(remaining(&first).is_some());
+    assert!(remaining(&second) >= remaining(&first));
     assert_eq!(lead_count(&app, "once@example.com").await, 1);
 }
 
@@ -118,6 +131,10 @@ async fn the_same_key_with_another_body_is_idempotency_key_reused() {
     let reused = gql(&app, &app.acme.live, &key, &other).await;
     assert_eq!(reused.status, 422, "{}", reused.text);
     assert_eq!(reused.code(), "idempotency_key_reused");
+    assert!(
+        reused.rate_remaining.is_some(),
+        "refusals carry the rate-limit headers too"
+    );
     let body = reused.json();
     assert_eq!(body["data"], Value::Null);
     assert_eq!(body["errors"][0]["extensions"]["status"], 422);

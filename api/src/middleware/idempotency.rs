@@ -50,7 +50,13 @@ use tracing::Instrument;
 use crate::{
     auth::{Principal, authenticate::authenticate},
     error::ErrorCode,
-    http::{AppState, graphql::error_response, router::MAX_BODY_BYTES, v1::envelope},
+    http::{
+        AppState,
+        graphql::error_response,
+        router::MAX_BODY_BYTES,
+        v1::{auth::set_rate_headers, envelope},
+    },
+    ratelimit::{RateClass, cost},
     store::idempotency::{self as store, Claim, Saved},
 };
 
@@ -127,7 +133,8 @@ async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> 
             return internal(surface, &request_id);
         }
     };
-    match claim {
+    let class = rate_class(surface, &body);
+    let answered = match claim {
         Claim::Reused => refuse(
             surface,
             ErrorCode::IdempotencyKeyReused,
@@ -143,9 +150,40 @@ async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> 
         Claim::Replay(saved) => replay(saved),
         Claim::Claimed(id) => {
             let req = Request::from_parts(parts, Body::from(body));
-            run_claimed(surface, state, id, req, next, request_id).await
+            return run_claimed(surface, state, id, req, next, request_id).await;
         }
+    };
+    with_rate_headers(&state, &principal, class, answered).await
+}
+
+/// The budget a request draws on (for the headers of answers given here).
+fn rate_class(surface: Surface, body: &[u8]) -> RateClass {
+    if surface == Surface::V1 {
+        return RateClass::Bulk;
     }
+    let parsed = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        let query = v.get("query")?.as_str()?.to_owned();
+        parse_query(query).ok()
+    });
+    match parsed {
+        Some(doc) => cost::classify(&doc, &async_graphql::Variables::default()).0,
+        None => RateClass::Write,
+    }
+}
+
+/// Replays and idempotency refusals never reach a handler: they still carry the
+/// rate-limit headers (read without spending, since nothing ran).
+async fn with_rate_headers(
+    state: &AppState,
+    p: &Principal,
+    class: RateClass,
+    mut response: Response,
+) -> Response {
+    match state.limiter.peek(p, class).await {
+        Ok(d) => set_rate_headers(&mut response, &d),
+        Err(err) => tracing::warn!(error = %err, "reading the rate-limit budget failed"),
+    }
+    response
 }
 
 /// Runs the request in its own task and saves (or releases) the claim.

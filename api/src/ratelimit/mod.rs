@@ -226,6 +226,31 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// The caller's budget for `class` without spending from it (for responses
+    /// that never reach a handler, such as idempotent replays).
+    pub async fn peek(&self, p: &Principal, class: RateClass) -> anyhow::Result<Decision> {
+        let plan = Plan::named(&p.plan);
+        let limit = plan.limit(class);
+        let now = Utc::now();
+        let usage_key = format!("usage:{}:{}-{:02}", p.tenant_id, now.year(), now.month());
+        let state = self.backend.peek(&bucket_key(p, class)).await?;
+        let view = Gcra::new(limit, self.period).view(state, now_micros());
+        Ok(Decision {
+            class,
+            plan: plan.name,
+            cost: 0,
+            limit,
+            remaining: view.remaining,
+            reset_at: reset_at(view.full_in),
+            retry_after: None,
+            quota_exceeded: false,
+            usage_current: self.backend.usage(&usage_key).await?,
+            usage_limit: plan.monthly_quota,
+        })
+    }
+}
+
 fn bucket_key(p: &Principal, class: RateClass) -> String {
     format!("rl:{}:{}", p.key_id, class.as_str())
 }
