@@ -52,6 +52,8 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Stream `GET /v1/leads/export` of a running server to stdout.
+    Export(Box<ExportArgs>),
 }
 
 /// Settings of the server.
@@ -198,6 +200,78 @@ pub struct TenantCreateArgs {
     pub json: bool,
 }
 
+/// Body format of `leadgraph export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// `leadgraph export`: the server, the key and the filters of `/v1/leads/export`
+/// (given filters are sent as is; the server validates them).
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Base URL of the Leadgraph server, e.g. `http://127.0.0.1:8000`.
+    #[arg(long, env = "LEADGRAPH_API_URL")]
+    pub api_url: String,
+    /// API key with `leads:read` (and `pii:read` for the email, phone and
+    /// customFields columns).
+    #[arg(long, env = "LEADGRAPH_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Statuses, comma-separated (NEW, CONTACTED, QUALIFIED, UNQUALIFIED).
+    #[arg(long, value_delimiter = ',')]
+    pub status: Vec<String>,
+    /// Sources, comma-separated (WEB, REFERRAL, API, IMPORT, MANUAL).
+    #[arg(long, value_delimiter = ',')]
+    pub source: Vec<String>,
+    /// Market codes, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub market: Vec<String>,
+    /// Only leads of this team (public id).
+    #[arg(long)]
+    pub team_id: Option<String>,
+    /// Only leads assigned to this user (public id).
+    #[arg(long)]
+    pub assigned_to_id: Option<String>,
+    /// `true`: only unassigned leads; `false`: only assigned ones.
+    #[arg(long)]
+    pub unassigned: Option<bool>,
+    /// Lowest score (inclusive).
+    #[arg(long)]
+    pub score_min: Option<i32>,
+    /// Highest score (inclusive).
+    #[arg(long)]
+    pub score_max: Option<i32>,
+    /// Created at or after this RFC 3339 time.
+    #[arg(long)]
+    pub created_after: Option<String>,
+    /// Created before this RFC 3339 time.
+    #[arg(long)]
+    pub created_before: Option<String>,
+    /// Updated at or after this RFC 3339 time (incremental sync with
+    /// `--order-by updated_at`).
+    #[arg(long)]
+    pub updated_after: Option<String>,
+    /// Updated before this RFC 3339 time.
+    #[arg(long)]
+    pub updated_before: Option<String>,
+    /// Exact (canonical) email; needs `pii:read`.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Case-insensitive prefix of name, company or (with `pii:read`) email.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Sort field: created_at (default), updated_at, score or last_name.
+    #[arg(long)]
+    pub order_by: Option<String>,
+    /// Sort direction: asc (default) or desc.
+    #[arg(long)]
+    pub direction: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -213,6 +287,31 @@ mod tests {
     fn no_subcommand_means_serve_with_defaults() {
         let cli = Cli::try_parse_from(["leadgraph"]).unwrap();
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn export_parses_filter_lists() {
+        let cli = Cli::try_parse_from([
+            "leadgraph",
+            "export",
+            "--api-url",
+            "http://127.0.0.1:8000",
+            "--api-key",
+            "k",
+            "--status",
+            "NEW,CONTACTED",
+            "--score-min",
+            "10",
+            "--format",
+            "jsonl",
+        ])
+        .unwrap();
+        let Some(Command::Export(args)) = cli.command else {
+            panic!("expected export");
+        };
+        assert_eq!(args.status, vec!["NEW", "CONTACTED"]);
+        assert_eq!(args.score_min, Some(10));
+        assert_eq!(args.format, ExportFormat::Jsonl);
     }
 
     #[test]

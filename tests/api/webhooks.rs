@@ -2,7 +2,7 @@
 //! filters, the outbox (no event for a rolled-back change, delivery after a
 //! restart), redelivery and the private-address policy.
 
-mod receiver;
+pub(crate) mod receiver;
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
-//! Command implementations (`serve`, `migrate`, `tenant create`).
+//! Command implementations (`serve`, `migrate`, `tenant create`, `export`).
 
+pub mod export;
 mod serve;
 mod tenant;
 
@@ -17,5 +18,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Tenant(TenantCommand::Create(args))) => tenant::create(&url, args).await,
+        Some(Command::Export(args)) => export::run(*args).await,
     }
 }

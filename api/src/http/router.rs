@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(v1::batch::delete)
                 .layer(middleware::from_fn_with_state(state.clone(), idempotency::v1)),
         )
+        .route("/v1/leads/export", get(v1::export::export))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

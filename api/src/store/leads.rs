@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use entity::{LeadSource, LeadStatus, lead};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
     sea_query::{Expr, Func},
 };
 
@@ -209,6 +210,22 @@ pub async fn get<C: ConnectionTrait>(
         .ok_or(DomainError::NotFound)
 }
 
+/// A lead in scope that may be written: merged leads are read-only (write to
+/// the survivor named by `mergedInto`), so they answer `bad_request`.
+pub async fn get_writable<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    id: i64,
+) -> Result<lead::Model, DomainError> {
+    let found = get(db, p, id).await?;
+    if found.merged_into_id.is_some() {
+        return Err(DomainError::BadRequest(
+            "this lead was merged into another lead and is read-only; write to the lead in `mergedInto`".into(),
+        ));
+    }
+    Ok(found)
+}
+
 /// Live leads of the caller's tenant and environment (ignoring market/team scope)
 /// with these canonical email keys: uniqueness spans the whole environment.
 pub async fn live_by_email_keys<C: ConnectionTrait>(
@@ -224,6 +241,25 @@ pub async fn live_by_email_keys<C: ConnectionTrait>(
         .filter(lead::Column::Environment.eq(p.environment))
         .filter(live())
         .filter(lead::Column::EmailKey.is_in(keys))
+        .all(db)
+        .await?)
+}
+
+/// Leads in scope by id (merged ones included, deleted ones not), locked for
+/// update in id order on PostgreSQL, so a service can check their state and
+/// write them without a concurrent writer slipping in between (SQLite's
+/// `IMMEDIATE` write transaction already serialises writers).
+pub async fn get_many_for_update<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    ids: Vec<i64>,
+) -> Result<Vec<lead::Model>, DomainError> {
+    Ok(lead::Entity::find()
+        .filter(scope::leads(p))
+        .filter(lead::Column::DeletedAt.is_null())
+        .filter(lead::Column::Id.is_in(ids))
+        .order_by_asc(lead::Column::Id)
+        .lock_exclusive()
         .all(db)
         .await?)
 }

@@ -260,6 +260,27 @@ impl<E: EntityTrait> Sort<E> {
         })
     }
 
+    /// Up to `limit` rows of `select` strictly after `cursor` (from the start
+    /// without one), in sort order: a plain keyset read for walking a whole result
+    /// (the export), without the page flags' extra probe.
+    pub async fn after<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        select: Select<E>,
+        cursor: Option<&Cursor>,
+        limit: u64,
+    ) -> Result<Vec<E::Model>, DomainError> {
+        let select = match cursor {
+            Some(c) => select.filter(self.beyond(c, true)?),
+            None => select,
+        };
+        self.ordered(select, true)
+            .limit(limit)
+            .all(db)
+            .await
+            .map_err(DomainError::Db)
+    }
+
     /// The cursor of a row in this ordering.
     pub fn cursor_of(&self, value: Option<CursorValue>, id: i64) -> Cursor {
         Cursor {

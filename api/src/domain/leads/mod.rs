@@ -1,14 +1,18 @@
 //! Lead services: create (a batch, of one or many), update, delete, transition,
-//! assign. Validation and canonicalisation are `batch`'s; this module adds scope,
-//! placement, uniqueness and persistence.
+//! assign, merge. Validation and canonicalisation are `batch`'s; this module
+//! adds scope, placement, uniqueness and persistence.
 
 mod create;
+mod filter;
 mod many;
+mod merge;
 mod placement;
 mod transition;
 mod update;
 
 pub use create::{ItemOutcome, ItemStatus, NewLead, OnDuplicate, create_leads};
+pub use filter::caller_filter;
 pub use many::{MAX_BATCH, check_batch_size, delete_leads, update_leads};
+pub use merge::{MAX_MERGE, merge_leads};
 pub use transition::{allowed_transition, transition_lead};
 pub use update::{LeadChanges, assign_lead, delete_lead, update_lead};

@@ -32,7 +32,7 @@ pub async fn transition_lead(
     to: LeadStatus,
     reason: Option<String>,
 ) -> Result<(lead::Model, lead_transition::Model), DomainError> {
-    let found = store::leads::get(txn, p, id).await?;
+    let found = store::leads::get_writable(txn, p, id).await?;
     let from = found.status;
     if !allowed_transition(from, to) {
         return Err(DomainError::InvalidTransition { from, to });

@@ -32,7 +32,7 @@ pub async fn update_lead(
     id: i64,
     changes: LeadChanges,
 ) -> Result<lead::Model, DomainError> {
-    let found = store::leads::get(txn, p, id).await?;
+    let found = store::leads::get_writable(txn, p, id).await?;
     let team_id = changes.team_id.unwrap_or(found.team_id);
     let assigned_to_id = changes.assigned_to_id.unwrap_or(found.assigned_to_id);
     let market = changes
@@ -118,7 +118,7 @@ pub async fn delete_lead(
     p: &Principal,
     id: i64,
 ) -> Result<lead::Model, DomainError> {
-    let found = store::leads::get(txn, p, id).await?;
+    let found = store::leads::get_writable(txn, p, id).await?;
     let now = clock::now();
     let mut am: lead::ActiveModel = found.into();
     am.deleted_at = Set(Some(now));
@@ -137,7 +137,7 @@ pub async fn assign_lead(
     id: i64,
     user_id: Option<i64>,
 ) -> Result<lead::Model, DomainError> {
-    let found = store::leads::get(txn, p, id).await?;
+    let found = store::leads::get_writable(txn, p, id).await?;
     if let Some(user_id) = user_id {
         let active = entity::user::Entity::find_by_id(user_id)
             .filter(crate::scope::users(p))

@@ -3,6 +3,7 @@
 mod admin;
 mod batch;
 mod leads;
+mod merge;
 mod webhooks;
 
 use async_graphql::MergedObject;
@@ -11,6 +12,7 @@ use async_graphql::MergedObject;
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     leads::LeadMutation,
+    merge::MergeMutation,
     batch::BatchMutation,
     admin::AdminMutation,
     webhooks::WebhookMutation,

@@ -7,7 +7,7 @@ use super::enums::{LeadOrderField, LeadSource, LeadStatus, OrderDirection};
 use crate::{
     domain::{
         DomainError,
-        leads::{LeadChanges, NewLead},
+        leads::{LeadChanges, NewLead, caller_filter},
     },
     graphql::context::Ctx,
     ids::NodeType,
@@ -187,25 +187,15 @@ impl UpdateLeadInput {
 }
 
 impl LeadFilter {
-    /// Converts the filter. Filtering by email needs `pii:read` (`forbidden`
-    /// otherwise), and `search` matches emails only with it: neither may reveal
-    /// which emails exist to a key that cannot read them.
+    /// Converts the filter; the caller-dependent rules (email needs `pii:read`,
+    /// `search` matches emails only with it) are [`caller_filter`]'s, shared with
+    /// the `/v1` export.
     pub fn into_domain(self, ctx: &Context<'_>) -> Result<store::LeadFilter, DomainError> {
-        let pii = ctx.principal()?.can(crate::auth::Op::PiiRead);
-        if self.email.is_some() && !pii {
-            return Err(DomainError::Forbidden(
-                "filtering by email needs the `pii:read` scope".into(),
-            ));
-        }
         let id = |ty, id: Option<ID>| optional_id(ctx, ty, id.as_ref());
-        Ok(store::LeadFilter {
+        let filter = store::LeadFilter {
             status: self.status.map(|v| v.into_iter().map(Into::into).collect()),
             source: self.source.map(|v| v.into_iter().map(Into::into).collect()),
-            market: self.market.map(|v| {
-                v.into_iter()
-                    .map(|m| m.trim().to_ascii_uppercase())
-                    .collect()
-            }),
+            market: self.market,
             team_id: id(NodeType::Team, self.team_id)?,
             assigned_to_id: id(NodeType::User, self.assigned_to_id)?,
             unassigned: self.unassigned,
@@ -215,13 +205,11 @@ impl LeadFilter {
             created_before: self.created_before,
             updated_after: self.updated_after,
             updated_before: self.updated_before,
-            email_key: self.email.map(|e| match batch::email(&e) {
-                Ok(email) => email.key.as_str().to_owned(),
-                Err(_) => e.trim().to_lowercase(),
-            }),
+            email_key: None,
             search: self.search,
-            search_email: pii,
-        })
+            search_email: false,
+        };
+        caller_filter(ctx.principal()?, filter, self.email.as_deref())
     }
 }
 
