@@ -11,7 +11,7 @@ use entity::{
 use sea_orm::{EntityTrait, PaginatorTrait, Select};
 
 use super::{context::Ctx, errors::GqlResult};
-use crate::store::{PageResult, cursor::CursorValue, page::Sort};
+use crate::store::{PageArgs, PageResult, cursor::CursorValue, page::Sort};
 
 /// A connection of `N` with `totalCount`.
 pub type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
@@ -48,6 +48,33 @@ impl TotalCount {
         };
         n.map_err(crate::domain::DomainError::from).gql(ctx)
     }
+}
+
+/// Pages `select` (already scoped and filtered) by `sort` with the Relay
+/// arguments, and builds the connection; `count` wraps the unpaged query for
+/// `totalCount`. `key` gives a row's cursor value and id.
+pub async fn paged<E, N>(
+    ctx: &Context<'_>,
+    args: PageArgs,
+    sort: &Sort<E>,
+    select: Select<E>,
+    key: impl Fn(&E::Model) -> (Option<CursorValue>, i64),
+    node: impl Fn(E::Model) -> N,
+    count: impl FnOnce(Select<E>) -> CountQuery,
+) -> Result<Conn<N>>
+where
+    E: EntityTrait,
+    N: OutputType,
+{
+    let db = ctx.db().gql(ctx)?;
+    let req = args.resolve(sort.tag).gql(ctx)?;
+    let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
+    Ok(build(page, sort, key, node, count(select)))
+}
+
+/// The cursor key of rows sorted by id alone.
+pub fn id_key<M>(id: impl Fn(&M) -> i64) -> impl Fn(&M) -> (Option<CursorValue>, i64) {
+    move |m| (None, id(m))
 }
 
 /// Builds a connection from a page: each edge's cursor holds its row's sort value

@@ -22,22 +22,13 @@ use crate::{
     error::ErrorCode,
     ids::NodeType,
     scope,
-    store::{self, PageArgs, cursor::CursorValue, page::Sort},
+    store::{self, PageArgs, page::Sort},
 };
 
 /// Most ids `nodes(ids:)` accepts at once.
 const MAX_NODES: usize = 100;
 
 pub struct Query;
-
-fn by_id<E: EntityTrait>(id: E::Column) -> Sort<E> {
-    Sort {
-        tag: "id",
-        column: None,
-        id,
-        ascending: true,
-    }
-}
 
 /// Loads one node of a decoded id, or `NotFound`.
 async fn load_node(ctx: &Context<'_>, ty: NodeType, id: i64) -> Result<Node> {
@@ -188,27 +179,27 @@ impl Query {
         filter: Option<LeadFilter>,
         order_by: Option<LeadOrder>,
     ) -> Result<Conn<Lead>> {
-        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
+        let p = ctx.principal().gql(ctx)?;
         let order: store::leads::LeadOrder = order_by.unwrap_or_default().into();
-        let sort = order.sort();
-        let req = PageArgs {
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .resolve(sort.tag)
-        .gql(ctx)?;
+        };
         let filter = filter.unwrap_or_default().into_domain(ctx).gql(ctx)?;
         let select = store::leads::list(p, &filter);
-        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
-        Ok(connection::build(
-            page,
-            &sort,
-            |m| (Some(order.value_of(m)), m.id),
+        let key = |m: &entity::lead::Model| (Some(order.value_of(m)), m.id);
+        connection::paged(
+            ctx,
+            args,
+            &order.sort(),
+            select,
+            key,
             Lead,
-            CountQuery::Leads(select),
-        ))
+            CountQuery::Leads,
+        )
+        .await
     }
 
     /// One user of the tenant.
@@ -230,25 +221,25 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Conn<User>> {
-        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
-        let sort = by_id::<user::Entity>(user::Column::Id);
-        let req = PageArgs {
+        let p = ctx.principal().gql(ctx)?;
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .resolve(sort.tag)
-        .gql(ctx)?;
+        };
         let select = user::Entity::find().filter(scope::users(p));
-        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
-        Ok(connection::build(
-            page,
-            &sort,
-            |m| (None::<CursorValue>, m.id),
+        let id = connection::id_key(|m: &user::Model| m.id);
+        connection::paged(
+            ctx,
+            args,
+            &Sort::by_id(user::Column::Id, true),
+            select,
+            id,
             User,
-            CountQuery::Users(select),
-        ))
+            CountQuery::Users,
+        )
+        .await
     }
 
     /// Teams in the key's markets (and teams), oldest first.
@@ -261,25 +252,25 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Conn<Team>> {
-        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
-        let sort = by_id::<team::Entity>(team::Column::Id);
-        let req = PageArgs {
+        let p = ctx.principal().gql(ctx)?;
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .resolve(sort.tag)
-        .gql(ctx)?;
+        };
         let select = team::Entity::find().filter(scope::teams(p));
-        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
-        Ok(connection::build(
-            page,
-            &sort,
-            |m| (None::<CursorValue>, m.id),
+        let id = connection::id_key(|m: &team::Model| m.id);
+        connection::paged(
+            ctx,
+            args,
+            &Sort::by_id(team::Column::Id, true),
+            select,
+            id,
             Team,
-            CountQuery::Teams(select),
-        ))
+            CountQuery::Teams,
+        )
+        .await
     }
 
     /// API keys of this tenant and environment, oldest first. Needs `keys:manage`.
@@ -295,25 +286,25 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Conn<ApiKey>> {
-        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
-        let sort = by_id::<api_key::Entity>(api_key::Column::Id);
-        let req = PageArgs {
+        let p = ctx.principal().gql(ctx)?;
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .resolve(sort.tag)
-        .gql(ctx)?;
+        };
         let select = api_key::Entity::find().filter(scope::api_keys(p));
-        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
-        Ok(connection::build(
-            page,
-            &sort,
-            |m| (None::<CursorValue>, m.id),
+        let id = connection::id_key(|m: &api_key::Model| m.id);
+        connection::paged(
+            ctx,
+            args,
+            &Sort::by_id(api_key::Column::Id, true),
+            select,
+            id,
             ApiKey,
-            CountQuery::ApiKeys(select),
-        ))
+            CountQuery::ApiKeys,
+        )
+        .await
     }
 
     /// The audit log of this tenant and environment, newest first. Needs
@@ -331,33 +322,28 @@ impl Query {
         before: Option<String>,
         filter: Option<AuditEventFilter>,
     ) -> Result<Conn<AuditEvent>> {
-        let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
-        let sort = Sort::<audit_event::Entity> {
-            tag: "id:desc",
-            column: None,
-            id: audit_event::Column::Id,
-            ascending: false,
-        };
-        let req = PageArgs {
+        let p = ctx.principal().gql(ctx)?;
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .resolve(sort.tag)
-        .gql(ctx)?;
+        };
         let condition = filter.unwrap_or_default().condition(ctx).gql(ctx)?;
         let select = audit_event::Entity::find()
             .filter(scope::audit_events(p))
             .filter(condition);
-        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
-        Ok(connection::build(
-            page,
-            &sort,
-            |m| (None::<CursorValue>, m.id),
+        let id = connection::id_key(|m: &audit_event::Model| m.id);
+        connection::paged(
+            ctx,
+            args,
+            &Sort::by_id(audit_event::Column::Id, false),
+            select,
+            id,
             AuditEvent,
-            CountQuery::AuditEvents(select),
-        ))
+            CountQuery::AuditEvents,
+        )
+        .await
     }
 
     /// Webhook endpoints of this tenant and environment (not deleted), oldest

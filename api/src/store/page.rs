@@ -175,6 +175,17 @@ fn fits(column: &ColumnType, value: &CursorValue) -> bool {
 }
 
 impl<E: EntityTrait> Sort<E> {
+    /// Sorted by id alone: oldest first (`ascending`) or newest first.
+    pub fn by_id(id: E::Column, ascending: bool) -> Self {
+        let tag = if ascending { "id" } else { "id:desc" };
+        Self {
+            tag,
+            column: None,
+            id,
+            ascending,
+        }
+    }
+
     /// Rows strictly after (`forward`) or strictly before the cursor, in sort order.
     fn beyond(&self, c: &Cursor, forward: bool) -> Result<sea_orm::Condition, DomainError> {
         let after = forward == self.ascending;

@@ -20,7 +20,7 @@ use crate::{
     },
     ids::NodeType,
     scope,
-    store::{PageArgs, cursor::CursorValue, page::Sort},
+    store::{PageArgs, page::Sort},
 };
 
 /// A lead: a person who might buy.
@@ -29,16 +29,6 @@ pub struct Lead(pub lead::Model);
 
 pub(crate) fn load_err(e: std::sync::Arc<sea_orm::DbErr>) -> DomainError {
     DomainError::Internal(anyhow::anyhow!("loader: {e}"))
-}
-
-/// The history ordering: oldest transition first.
-fn history_sort() -> Sort<lead_transition::Entity> {
-    Sort {
-        tag: "id",
-        column: None,
-        id: lead_transition::Column::Id,
-        ascending: true,
-    }
 }
 
 #[Object]
@@ -157,27 +147,27 @@ impl Lead {
         before: Option<String>,
     ) -> Result<Conn<LeadTransition>> {
         let p = ctx.principal().gql(ctx)?;
-        let db = ctx.db().gql(ctx)?;
-        let sort = history_sort();
-        let req = PageArgs {
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .resolve(sort.tag)
-        .gql(ctx)?;
+        };
         let select = lead_transition::Entity::find()
             .filter(scope::transitions(p))
             .filter(lead_transition::Column::LeadId.eq(self.0.id));
-        let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
-        Ok(connection::build(
-            page,
+        let sort = Sort::by_id(lead_transition::Column::Id, true);
+        let id = connection::id_key(|m: &lead_transition::Model| m.id);
+        connection::paged(
+            ctx,
+            args,
             &sort,
-            |m| (None::<CursorValue>, m.id),
+            select,
+            id,
             LeadTransition,
-            CountQuery::Transitions(select),
-        ))
+            CountQuery::Transitions,
+        )
+        .await
     }
 }
 

@@ -19,7 +19,7 @@ use crate::{
     },
     ids::NodeType,
     scope,
-    store::{PageArgs, cursor::CursorValue, page::Sort},
+    store::{PageArgs, page::Sort},
 };
 
 /// Where a delivery stands.
@@ -319,25 +319,22 @@ pub async fn load_delivery(ctx: &Context<'_>, id: i64) -> Result<WebhookDelivery
 
 /// `webhookEndpoints`: live endpoints, oldest first.
 pub async fn list_endpoints(ctx: &Context<'_>, args: PageArgs) -> Result<Conn<WebhookEndpoint>> {
-    let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
-    let sort = Sort::<webhook_endpoint::Entity> {
-        tag: "id",
-        column: None,
-        id: webhook_endpoint::Column::Id,
-        ascending: true,
-    };
-    let req = args.resolve(sort.tag).gql(ctx)?;
+    let p = ctx.principal().gql(ctx)?;
     let select = webhook_endpoint::Entity::find()
         .filter(scope::webhook_endpoints(p))
         .filter(webhook_endpoint::Column::DeletedAt.is_null());
-    let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
-    Ok(connection::build(
-        page,
+    let sort = Sort::by_id(webhook_endpoint::Column::Id, true);
+    let id = connection::id_key(|m: &webhook_endpoint::Model| m.id);
+    connection::paged(
+        ctx,
+        args,
         &sort,
-        |m| (None::<CursorValue>, m.id),
+        select,
+        id,
         WebhookEndpoint,
-        CountQuery::WebhookEndpoints(select),
-    ))
+        CountQuery::WebhookEndpoints,
+    )
+    .await
 }
 
 /// `webhookDeliveries`: newest first.
@@ -347,12 +344,7 @@ pub async fn list_deliveries(
     filter: Option<WebhookDeliveryFilter>,
 ) -> Result<Conn<WebhookDelivery>> {
     let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
-    let sort = Sort::<webhook_delivery::Entity> {
-        tag: "id:desc",
-        column: None,
-        id: webhook_delivery::Column::Id,
-        ascending: false,
-    };
+    let sort = Sort::by_id(webhook_delivery::Column::Id, false);
     let req = args.resolve(sort.tag).gql(ctx)?;
     let condition = filter.unwrap_or_default().condition(ctx).gql(ctx)?;
     let select = webhook_delivery::Entity::find()
@@ -363,7 +355,7 @@ pub async fn list_deliveries(
     Ok(connection::build(
         page,
         &sort,
-        |m| (None::<CursorValue>, m.id),
+        connection::id_key(|m: &webhook_delivery::Model| m.id),
         |m| delivery(m, &endpoints, &attempts),
         CountQuery::WebhookDeliveries(select),
     ))
