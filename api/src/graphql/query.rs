@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use entity::{api_key, audit_event, lead_transition, team, user};
-use sea_orm::{EntityTrait, QueryFilter};
+use sea_orm::{EntityTrait, PrimaryKeyTrait, QueryFilter};
 
 use super::{
     connection::{self, Conn, CountQuery},
@@ -30,6 +30,22 @@ const MAX_NODES: usize = 100;
 
 pub struct Query;
 
+/// One row by id within `scope`, or `not_found`.
+async fn scoped_one<E: EntityTrait<PrimaryKey: PrimaryKeyTrait<ValueType = i64>>>(
+    ctx: &Context<'_>,
+    db: &sea_orm::DatabaseConnection,
+    id: i64,
+    scope: sea_orm::Condition,
+) -> Result<E::Model> {
+    E::find_by_id(id)
+        .filter(scope)
+        .one(db)
+        .await
+        .map_err(DomainError::from)
+        .and_then(|row| row.ok_or(DomainError::NotFound))
+        .gql(ctx)
+}
+
 /// Loads one node of a decoded id, or `NotFound`.
 async fn load_node(ctx: &Context<'_>, ty: NodeType, id: i64) -> Result<Node> {
     let p = ctx.principal().gql(ctx)?;
@@ -53,37 +69,21 @@ async fn load_node(ctx: &Context<'_>, ty: NodeType, id: i64) -> Result<Node> {
         NodeType::Team => Node::Team(Team(loaded(ctx, loaders.teams.load_one(id).await)?)),
         NodeType::ApiKey => {
             require(ctx, Op::KeysManage)?;
-            let key = api_key::Entity::find_by_id(id)
-                .filter(scope::api_keys(p))
-                .one(db)
-                .await
-                .map_err(DomainError::from)
-                .gql(ctx)?
-                .ok_or_else(missing)?;
+            let key = scoped_one::<api_key::Entity>(ctx, db, id, scope::api_keys(p)).await?;
             Node::ApiKey(ApiKey(key))
         }
         NodeType::LeadTransition => {
             require(ctx, Op::LeadsRead)?;
-            let t = lead_transition::Entity::find_by_id(id)
-                .filter(scope::transitions(p))
-                .one(db)
-                .await
-                .map_err(DomainError::from)
-                .gql(ctx)?
-                .ok_or_else(missing)?;
+            let t =
+                scoped_one::<lead_transition::Entity>(ctx, db, id, scope::transitions(p)).await?;
             // Visible only through a lead the caller can see.
             loaded(ctx, loaders.leads.load_one(t.lead_id).await)?;
             Node::LeadTransition(LeadTransition(t))
         }
         NodeType::AuditEvent => {
             require(ctx, Op::AuditRead)?;
-            let event = audit_event::Entity::find_by_id(id)
-                .filter(scope::audit_events(p))
-                .one(db)
-                .await
-                .map_err(DomainError::from)
-                .gql(ctx)?
-                .ok_or_else(missing)?;
+            let event =
+                scoped_one::<audit_event::Entity>(ctx, db, id, scope::audit_events(p)).await?;
             Node::AuditEvent(AuditEvent(event))
         }
         NodeType::WebhookEndpoint => {
