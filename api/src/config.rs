@@ -54,6 +54,9 @@ pub enum Command {
     Tenant(TenantCommand),
     /// Stream `GET /v1/leads/export` of a running server to stdout.
     Export(Box<ExportArgs>),
+    /// Upload a CSV file to `POST /v1/imports` of a running server, follow the
+    /// job, print its summary and write failed rows to `FILE.errors.csv`.
+    Import(Box<ImportArgs>),
 }
 
 /// Settings of the server.
@@ -79,6 +82,8 @@ pub struct ServeArgs {
     pub rate_limit_period_secs: u64,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
 }
 
 impl Default for ServeArgs {
@@ -90,6 +95,85 @@ impl Default for ServeArgs {
             redis_prefix: "leadgraph".into(),
             rate_limit_period_secs: 60,
             webhooks: WebhookArgs::default(),
+            jobs: JobArgs::default(),
+        }
+    }
+}
+
+/// Import and dedupe job settings.
+#[derive(Debug, Clone, Args)]
+pub struct JobArgs {
+    /// Largest import file, in bytes (413 `payload_too_large` beyond).
+    #[arg(
+        long = "import-max-bytes",
+        env = "LEADGRAPH_IMPORT_MAX_BYTES",
+        default_value_t = 1024 * 1024 * 1024
+    )]
+    pub import_max_bytes: u64,
+    /// Most data rows in one import file (413 `payload_too_large` beyond).
+    #[arg(
+        long = "import-max-rows",
+        env = "LEADGRAPH_IMPORT_MAX_ROWS",
+        default_value_t = 5_000_000
+    )]
+    pub import_max_rows: u64,
+    /// Rows per import chunk: each chunk is one transaction.
+    #[arg(
+        long = "import-chunk-rows",
+        env = "LEADGRAPH_IMPORT_CHUNK_ROWS",
+        default_value_t = 5_000
+    )]
+    pub import_chunk_rows: usize,
+    /// How often an idle job runner looks for queued jobs, in milliseconds.
+    #[arg(
+        id = "job_poll_ms",
+        long = "job-poll-ms",
+        env = "LEADGRAPH_JOB_POLL_MS",
+        default_value_t = 1_000
+    )]
+    pub poll_ms: u64,
+    /// How long a claimed job stays with its runner without progress, in
+    /// seconds; then another instance resumes it.
+    #[arg(
+        long = "job-lease-secs",
+        env = "LEADGRAPH_JOB_LEASE_SECS",
+        default_value_t = 60
+    )]
+    pub lease_secs: u64,
+    /// Run import and dedupe jobs in this instance (`false` for API-only
+    /// instances; jobs wait for an instance that runs them).
+    #[arg(
+        long = "job-runner",
+        env = "LEADGRAPH_JOB_RUNNER",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub runner: bool,
+}
+
+impl Default for JobArgs {
+    fn default() -> Self {
+        let limits = crate::domain::imports::ImportLimits::default();
+        Self {
+            import_max_bytes: limits.max_file_bytes,
+            import_max_rows: limits.max_rows,
+            import_chunk_rows: limits.chunk_rows,
+            poll_ms: 1_000,
+            lease_secs: 60,
+            runner: true,
+        }
+    }
+}
+
+impl JobArgs {
+    /// The import limits requests and runners apply.
+    pub fn limits(&self) -> crate::domain::imports::ImportLimits {
+        crate::domain::imports::ImportLimits {
+            max_file_bytes: self.import_max_bytes,
+            max_rows: self.import_max_rows,
+            chunk_rows: self.import_chunk_rows.clamp(1, 50_000),
+            ..Default::default()
         }
     }
 }
@@ -272,6 +356,58 @@ pub struct ExportArgs {
     pub direction: Option<String>,
 }
 
+/// What `leadgraph import` does with a row whose email matches an existing lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnDuplicate {
+    /// Keep the existing lead; the row counts as skipped.
+    Skip,
+    /// Fill the existing lead from the row.
+    Update,
+    /// The row fails with `duplicate`.
+    Error,
+}
+
+/// Where `leadgraph import` puts columns that map to no lead field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Unmapped {
+    /// Into the lead's `customFields`.
+    Custom,
+    /// Nowhere.
+    Ignore,
+}
+
+/// `leadgraph import`: the file, the server, the key and the options of
+/// `POST /v1/imports` (options given are sent as is; the server validates them
+/// and applies its defaults to the others).
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// CSV file with a header row (UTF-8; `,`, `;` or tab delimited).
+    pub file: std::path::PathBuf,
+    /// Base URL of the Leadgraph server, e.g. `http://127.0.0.1:8000`.
+    #[arg(long, env = "LEADGRAPH_API_URL")]
+    pub api_url: String,
+    /// API key with `imports:run`.
+    #[arg(long, env = "LEADGRAPH_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    /// What to do with a row whose email matches an existing lead (server
+    /// default: error).
+    #[arg(long, value_enum)]
+    pub on_duplicate: Option<OnDuplicate>,
+    /// Validate and count only: nothing is written.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Header-to-field mapping, e.g. `"E-mail=email,Given=firstName"` (the server
+    /// maps the other headers by name and synonyms).
+    #[arg(long)]
+    pub mapping: Option<String>,
+    /// Where columns that map to no field go (not given: the server's default).
+    #[arg(long, value_enum)]
+    pub unmapped: Option<Unmapped>,
+    /// Market code of the rows, e.g. `US` (the default region of phone numbers).
+    #[arg(long)]
+    pub market: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -312,6 +448,34 @@ mod tests {
         assert_eq!(args.status, vec!["NEW", "CONTACTED"]);
         assert_eq!(args.score_min, Some(10));
         assert_eq!(args.format, ExportFormat::Jsonl);
+    }
+
+    #[test]
+    fn import_parses_the_file_and_options() {
+        let cli = Cli::try_parse_from([
+            "leadgraph",
+            "import",
+            "leads.csv",
+            "--api-url",
+            "http://127.0.0.1:8000",
+            "--api-key",
+            "k",
+            "--on-duplicate",
+            "update",
+            "--dry-run",
+            "--unmapped",
+            "ignore",
+        ])
+        .unwrap();
+        let Some(Command::Import(args)) = cli.command else {
+            panic!("expected import");
+        };
+        assert_eq!(args.file, std::path::PathBuf::from("leads.csv"));
+        assert_eq!(args.on_duplicate, Some(OnDuplicate::Update));
+        assert_eq!(args.unmapped, Some(Unmapped::Ignore));
+        assert!(args.dry_run);
+        assert_eq!(args.mapping, None);
+        assert_eq!(args.market, None);
     }
 
     #[test]

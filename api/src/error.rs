@@ -23,6 +23,7 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     RateLimited,
     QuotaExceeded,
+    PayloadTooLarge,
     Internal,
 }
 
@@ -42,6 +43,7 @@ impl ErrorCode {
             Self::Duplicate | Self::IdempotencyInProgress => 409,
             Self::ValidationFailed | Self::InvalidTransition | Self::IdempotencyKeyReused => 422,
             Self::RateLimited | Self::QuotaExceeded => 429,
+            Self::PayloadTooLarge => 413,
             Self::Internal => 500,
         }
     }
@@ -70,6 +72,7 @@ mod tests {
                 ("idempotency_key_reused", 422),
                 ("rate_limited", 429),
                 ("quota_exceeded", 429),
+                ("payload_too_large", 413),
                 ("internal", 500),
             ]
         );

@@ -20,6 +20,8 @@ pub enum NodeType {
     WebhookDelivery = 9,
     /// Not a node: the id of a webhook event (`Leadgraph-Event-Id`).
     WebhookEvent = 10,
+    ImportJob = 11,
+    DedupeRun = 12,
 }
 
 impl NodeType {
@@ -35,6 +37,8 @@ impl NodeType {
             8 => Self::WebhookEndpoint,
             9 => Self::WebhookDelivery,
             10 => Self::WebhookEvent,
+            11 => Self::ImportJob,
+            12 => Self::DedupeRun,
             _ => return None,
         })
     }

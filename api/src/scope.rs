@@ -5,7 +5,8 @@
 //! caller it does not exist (`not_found`).
 
 use entity::{
-    api_key, audit_event, lead, lead_transition, team, user, webhook_delivery, webhook_endpoint,
+    JobKind, JobStatus, api_key, audit_event, job, lead, lead_transition, team, user,
+    webhook_delivery, webhook_endpoint,
 };
 use sea_orm::{ColumnTrait, Condition};
 
@@ -76,4 +77,21 @@ pub fn webhook_deliveries(p: &Principal) -> Condition {
     Condition::all()
         .add(webhook_delivery::Column::TenantId.eq(p.tenant_id))
         .add(webhook_delivery::Column::Environment.eq(p.environment))
+}
+
+/// Jobs (imports, dedupe runs) of `kind` the caller may see. A job's results
+/// hold leads and rows of its starting key's scope, so a key limited to some
+/// markets or teams sees only the jobs it started itself; a key with the whole
+/// environment in scope sees every job of it. Uploads still arriving are never
+/// shown.
+pub fn jobs(p: &Principal, kind: JobKind) -> Condition {
+    let mut cond = Condition::all()
+        .add(job::Column::TenantId.eq(p.tenant_id))
+        .add(job::Column::Environment.eq(p.environment))
+        .add(job::Column::Kind.eq(kind))
+        .add(job::Column::Status.ne(JobStatus::Uploading));
+    if !(p.markets == MarketScope::All && p.teams.is_none()) {
+        cond = cond.add(job::Column::ApiKeyId.eq(p.key_id));
+    }
+    cond
 }

@@ -16,6 +16,7 @@ use crate::{
     graphql::build_schema,
     http::{AppState, metrics::Metrics, router},
     ids::IdCodec,
+    jobs::{JobSignal, Jobs, RunnerSettings},
     ratelimit::{Backend, MemoryBackend, RateLimiter, RedisBackend},
 };
 
@@ -76,6 +77,8 @@ pub struct App {
     state: AppState,
     /// The webhook dispatcher, unless this instance runs none.
     dispatcher: Option<crate::jobs::webhooks::Dispatcher>,
+    /// The import/dedupe job runner, unless this instance runs none.
+    runner: Option<crate::jobs::JobRunner>,
 }
 
 impl App {
@@ -112,20 +115,54 @@ impl App {
         let dispatcher = webhooks
             .dispatcher
             .then(|| {
-                crate::jobs::webhooks::Dispatcher::new(jobs_db, codec.clone(), webhooks.clone())
+                crate::jobs::webhooks::Dispatcher::new(
+                    jobs_db.clone(),
+                    codec.clone(),
+                    webhooks.clone(),
+                )
             })
             .transpose()?;
-        let schema = build_schema(db.clone(), codec.clone(), limiter.clone(), webhooks);
+        let signal = JobSignal::default();
+        let instance = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let jobs = Jobs {
+            signal: signal.clone(),
+            limits: args.jobs.limits(),
+            instance: instance.clone(),
+        };
+        let runner = args.jobs.runner.then(|| crate::jobs::JobRunner {
+            db: jobs_db.clone(),
+            codec: codec.clone(),
+            limits: jobs.limits.clone(),
+            settings: RunnerSettings {
+                instance,
+                poll_interval: Duration::from_millis(args.jobs.poll_ms.max(1)),
+                lease: Duration::from_secs(args.jobs.lease_secs.max(1)),
+            },
+            signal,
+        });
+        let schema = build_schema(
+            db.clone(),
+            codec.clone(),
+            limiter.clone(),
+            webhooks,
+            jobs.clone(),
+        );
         Ok(Self {
             listener,
             port,
             dispatcher,
+            runner,
             state: AppState {
                 db,
                 codec,
                 schema,
                 metrics,
                 limiter,
+                jobs,
             },
         })
     }
@@ -155,18 +192,39 @@ impl App {
     ) -> anyhow::Result<()> {
         let db = self.state.db.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let dispatcher = self.dispatcher.map(|d| tokio::spawn(d.run(stopped)));
+        // Aborted with the server if this future is dropped (a crash, or a
+        // test killing the server): background work never outlives it.
+        let dispatcher = self
+            .dispatcher
+            .map(|d| AbortOnDrop(tokio::spawn(d.run(stopped.clone()))));
+        let runner = self
+            .runner
+            .map(|r| AbortOnDrop(tokio::spawn(r.run(stopped))));
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving");
         let _ = stop.send(true);
-        if let Some(handle) = dispatcher {
-            handle.await.context("stopping the webhook dispatcher")?;
+        if let Some(mut handle) = dispatcher {
+            (&mut handle.0)
+                .await
+                .context("stopping the webhook dispatcher")?;
+        }
+        if let Some(mut handle) = runner {
+            (&mut handle.0).await.context("stopping the job runner")?;
         }
         served?;
         db.close().await.context("closing the database")?;
         Ok(())
+    }
+}
+
+/// A background task that is aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

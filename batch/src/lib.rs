@@ -3,9 +3,13 @@
 pub mod csv;
 pub mod dedupe;
 pub mod outcome;
+pub mod pipeline;
 pub mod record;
 
 pub use outcome::{FieldCode, FieldError};
+pub use pipeline::{
+    PreparedChunks, PreparedLead, PreparedRow, RowFailure, prepare_chunk, prepare_stream,
+};
 pub use record::canonical::{
     CanonicalEmail, E164, Email, Score, custom_fields, email, name, normalize_name_key,
     optional_text, phone, score,

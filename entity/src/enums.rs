@@ -59,3 +59,50 @@ pub enum WebhookDeliveryStatus {
     #[sea_orm(string_value = "given_up")]
     GivenUp,
 }
+
+/// What a background job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum JobKind {
+    /// A CSV import (`startImport`, `POST /v1/imports`).
+    #[sea_orm(string_value = "import")]
+    Import,
+    /// A bulk dedupe run (`startDedupe`).
+    #[sea_orm(string_value = "dedupe")]
+    Dedupe,
+}
+
+/// Where a background job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum JobStatus {
+    /// The upload is still arriving; not claimable and not shown.
+    #[sea_orm(string_value = "uploading")]
+    Uploading,
+    /// Waiting for a runner.
+    #[sea_orm(string_value = "queued")]
+    Queued,
+    /// Claimed by a runner (whose lease may have run out: then it is re-claimed).
+    #[sea_orm(string_value = "running")]
+    Running,
+    /// Finished; every row has its result.
+    #[sea_orm(string_value = "completed")]
+    Completed,
+    /// Stopped for good; `error` says why.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+/// The outcome of one import row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum ImportRowStatus {
+    #[sea_orm(string_value = "CREATED")]
+    Created,
+    #[sea_orm(string_value = "UPDATED")]
+    Updated,
+    #[sea_orm(string_value = "SKIPPED")]
+    Skipped,
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+}

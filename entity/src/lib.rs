@@ -6,8 +6,12 @@
 
 pub mod api_key;
 pub mod audit_event;
+pub mod dedupe_cluster;
 pub mod enums;
 pub mod idempotency_key;
+pub mod import_row;
+pub mod job;
+pub mod job_file;
 pub mod lead;
 pub mod lead_transition;
 pub mod market;
@@ -19,4 +23,6 @@ pub mod webhook_delivery_attempt;
 pub mod webhook_endpoint;
 pub mod webhook_event;
 
-pub use enums::{Environment, LeadSource, LeadStatus, WebhookDeliveryStatus};
+pub use enums::{
+    Environment, ImportRowStatus, JobKind, JobStatus, LeadSource, LeadStatus, WebhookDeliveryStatus,
+};

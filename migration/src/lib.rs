@@ -9,6 +9,7 @@ mod m20261123_000001_core;
 mod m20261123_000002_audit;
 mod m20261123_000003_webhooks;
 mod m20261123_000004_idempotency;
+mod m20261123_000005_jobs;
 
 mod util;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_audit::Migration),
             Box::new(m20261123_000003_webhooks::Migration),
             Box::new(m20261123_000004_idempotency::Migration),
+            Box::new(m20261123_000005_jobs::Migration),
         ]
     }
 }

@@ -241,6 +241,20 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// Kills the server as a crash would (its task is dropped mid-flight:
+    /// open transactions roll back, leases stay held) and starts a new one on
+    /// the same database with settings changed by `configure`.
+    pub async fn crash_and_restart_with(&mut self, configure: impl FnOnce(&mut ServeArgs)) {
+        if let Some(running) = self.server.take() {
+            running.task.abort();
+            let _ = running.task.await;
+        }
+        let (db, port, server) = start(&self.database_url, configure).await;
+        self.base = format!("http://127.0.0.1:{port}");
+        self.db = db;
+        self.server = Some(server);
+    }
+
     /// POSTs a GraphQL request with `X-API-Key`.
     pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Answer {
         self.gql_with(Some(("x-api-key", key.to_owned())), query, variables)

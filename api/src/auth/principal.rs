@@ -92,3 +92,66 @@ impl Principal {
         })
     }
 }
+
+/// A caller's scope as stored with a background job: the job runs later (on
+/// any instance) with exactly the scope of the key that started it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub key_id: i64,
+    pub owner_user_id: i64,
+    pub acting_user_id: i64,
+    /// [`OpSet::to_storage`].
+    pub ops: String,
+    /// [`MarketScope::to_storage`].
+    pub markets: Option<String>,
+    pub teams: Option<Vec<i64>>,
+    pub plan: String,
+}
+
+impl Principal {
+    /// The part of this caller a job needs to act as it later.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            key_id: self.key_id,
+            owner_user_id: self.owner_user_id,
+            acting_user_id: self.acting_user_id,
+            ops: self.ops.to_storage(),
+            markets: self.markets.to_storage(),
+            teams: self.teams.as_ref().map(|t| t.iter().copied().collect()),
+            plan: self.plan.clone(),
+        }
+    }
+
+    /// The caller a job acts as: the snapshot's scope in the job's tenant and
+    /// environment. `request_id` names the job in the audit log.
+    pub fn from_snapshot(
+        snapshot: &Snapshot,
+        tenant_id: i64,
+        environment: Environment,
+        request_id: String,
+    ) -> Self {
+        Self {
+            tenant_id,
+            environment,
+            key_id: snapshot.key_id,
+            owner_user_id: snapshot.owner_user_id,
+            acting_user_id: snapshot.acting_user_id,
+            ops: OpSet::parse(snapshot.ops.split_whitespace()).unwrap_or_default(),
+            markets: MarketScope::from_storage(snapshot.markets.as_deref()),
+            teams: snapshot.teams.as_ref().map(|t| t.iter().copied().collect()),
+            expires_at: None,
+            request_id,
+            plan: snapshot.plan.clone(),
+        }
+    }
+
+    /// Whether this caller may read a job started with `starter`: the rule of
+    /// [`crate::scope::jobs`] (a key with the whole environment in scope sees
+    /// every job of it; a narrower key, the jobs it started).
+    pub fn covers(&self, starter: &Snapshot, tenant_id: i64, environment: Environment) -> bool {
+        self.tenant_id == tenant_id
+            && self.environment == environment
+            && ((self.markets == MarketScope::All && self.teams.is_none())
+                || starter.key_id == self.key_id)
+    }
+}

@@ -1,6 +1,8 @@
-//! Command implementations (`serve`, `migrate`, `tenant create`, `export`).
+//! Command implementations (`serve`, `migrate`, `tenant create`, `export`,
+//! `import`).
 
 pub mod export;
+pub mod import;
 mod serve;
 mod tenant;
 
@@ -19,5 +21,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Tenant(TenantCommand::Create(args))) => tenant::create(&url, args).await,
         Some(Command::Export(args)) => export::run(*args).await,
+        Some(Command::Import(args)) => import::run(*args).await,
     }
 }

@@ -16,6 +16,8 @@ pub enum Resource {
     ApiKey(i64),
     WebhookEndpoint(i64),
     WebhookDelivery(i64),
+    ImportJob(i64),
+    DedupeRun(i64),
 }
 
 impl Resource {
@@ -27,6 +29,8 @@ impl Resource {
             Self::ApiKey(id) => ("api_key", id),
             Self::WebhookEndpoint(id) => ("webhook_endpoint", id),
             Self::WebhookDelivery(id) => ("webhook_delivery", id),
+            Self::ImportJob(id) => ("import_job", id),
+            Self::DedupeRun(id) => ("dedupe_run", id),
         }
     }
 
@@ -39,6 +43,8 @@ impl Resource {
             "api_key" => NodeType::ApiKey,
             "webhook_endpoint" => NodeType::WebhookEndpoint,
             "webhook_delivery" => NodeType::WebhookDelivery,
+            "import_job" => NodeType::ImportJob,
+            "dedupe_run" => NodeType::DedupeRun,
             _ => return None,
         })
     }

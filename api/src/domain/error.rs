@@ -16,6 +16,9 @@ pub enum DomainError {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A body, file or row count over a configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     /// A live lead with the same canonical email exists. `existing_id` is `None`
@@ -42,6 +45,7 @@ impl DomainError {
             Self::NotFound => ErrorCode::NotFound,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::Duplicate { .. } => ErrorCode::Duplicate,
             Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
@@ -61,7 +65,7 @@ impl DomainError {
 }
 
 /// One error of a batch item, as reported in per-item results.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ItemError {
     /// The input field at fault, when one is.
     pub field: Option<String>,

@@ -2,7 +2,9 @@
 //! `Principal`, owns its invariants, and returns a `DomainError` on refusal.
 
 pub mod audit;
+pub mod dedupe;
 pub mod error;
+pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod teams;

@@ -6,7 +6,8 @@ use async_graphql::{
     connection::{Connection, Edge, EmptyFields},
 };
 use entity::{
-    api_key, audit_event, lead, lead_transition, team, user, webhook_delivery, webhook_endpoint,
+    api_key, audit_event, dedupe_cluster, import_row, job, lead, lead_transition, team, user,
+    webhook_delivery, webhook_endpoint,
 };
 use sea_orm::{EntityTrait, PaginatorTrait, Select};
 
@@ -26,6 +27,9 @@ pub enum CountQuery {
     AuditEvents(Select<audit_event::Entity>),
     WebhookEndpoints(Select<webhook_endpoint::Entity>),
     WebhookDeliveries(Select<webhook_delivery::Entity>),
+    Jobs(Select<job::Entity>),
+    ImportRows(Select<import_row::Entity>),
+    DedupeClusters(Select<dedupe_cluster::Entity>),
 }
 
 /// Extra connection fields.
@@ -45,6 +49,9 @@ impl TotalCount {
             CountQuery::AuditEvents(q) => q.clone().count(db).await,
             CountQuery::WebhookEndpoints(q) => q.clone().count(db).await,
             CountQuery::WebhookDeliveries(q) => q.clone().count(db).await,
+            CountQuery::Jobs(q) => q.clone().count(db).await,
+            CountQuery::ImportRows(q) => q.clone().count(db).await,
+            CountQuery::DedupeClusters(q) => q.clone().count(db).await,
         };
         n.map_err(crate::domain::DomainError::from).gql(ctx)
     }

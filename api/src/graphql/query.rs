@@ -28,7 +28,17 @@ use crate::{
 /// Most ids `nodes(ids:)` accepts at once.
 const MAX_NODES: usize = 100;
 
-pub struct Query;
+/// The query root, merged from one object per area.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(
+    CoreQuery,
+    super::types::import::ImportQuery,
+    super::types::dedupe::DedupeQuery,
+);
+
+/// Leads, organisation, keys, audit and webhooks.
+#[derive(Default)]
+pub struct CoreQuery;
 
 /// One row by id within `scope`, or `not_found`.
 async fn scoped_one<E: EntityTrait<PrimaryKey: PrimaryKeyTrait<ValueType = i64>>>(
@@ -94,12 +104,17 @@ async fn load_node(ctx: &Context<'_>, ty: NodeType, id: i64) -> Result<Node> {
             require(ctx, Op::WebhooksManage)?;
             Node::WebhookDelivery(webhook::load_delivery(ctx, id).await.gql(ctx)?)
         }
+        NodeType::ImportJob => Node::ImportJob(super::types::import::load(ctx, id).await?),
+        NodeType::DedupeRun => {
+            require(ctx, Op::ImportsRun)?;
+            Node::DedupeRun(super::types::dedupe::load_run(ctx, id).await?)
+        }
         NodeType::Tenant | NodeType::WebhookEvent => return Err(missing()),
     })
 }
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// The caller's rate-limit budget for this request's class, after this
     /// request (also sent as `X-RateLimit-*` headers and `extensions.cost`).
     async fn rate_limit(&self, ctx: &Context<'_>) -> Option<super::types::rate_limit::RateLimit> {

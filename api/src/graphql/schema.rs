@@ -16,7 +16,7 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 10_000;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(ErrorCodes)
@@ -24,18 +24,21 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema with its shared data (database, id codec, rate limiter, webhook
-/// settings).
+/// settings, job handle).
 pub fn build_schema(
     db: DatabaseConnection,
     codec: IdCodec,
     limiter: RateLimiter,
     webhooks: crate::domain::webhooks::Settings,
+    jobs: crate::jobs::Jobs,
 ) -> LeadgraphSchema {
     builder()
         .data(db)
         .data(codec)
         .data(limiter)
         .data(webhooks)
+        .data(jobs.signal.clone())
+        .data(jobs)
         .finish()
 }
 

@@ -38,6 +38,7 @@ pub struct AppState {
     pub schema: LeadgraphSchema,
     pub metrics: Arc<Metrics>,
     pub limiter: crate::ratelimit::RateLimiter,
+    pub jobs: crate::jobs::Jobs,
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
@@ -59,30 +60,46 @@ async fn count_requests(State(state): State<AppState>, req: Request<Body>, next:
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .route(
-            "/graphql",
-            get(graphql::graphiql)
-                .post(graphql::graphql)
-                .layer(middleware::from_fn_with_state(state.clone(), idempotency::graphql)),
-        )
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
-        .route(
-            "/v1/leads/batch",
-            post(v1::batch::create)
-                .patch(v1::batch::update)
-                .delete(v1::batch::delete)
-                .layer(middleware::from_fn_with_state(state.clone(), idempotency::v1)),
-        )
-        .route("/v1/leads/export", get(v1::export::export))
+    // Import uploads: their own body limit (the configured file size, enforced
+    // while streaming) and no request timeout (a large file takes a while).
+    let uploads = Router::new().route(
+        "/v1/imports",
+        post(v1::imports::start).layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::v1_stream,
+        )),
+    );
+    let api =
+        Router::new()
+            .route(
+                "/graphql",
+                get(graphql::graphiql).post(graphql::graphql).layer(
+                    middleware::from_fn_with_state(state.clone(), idempotency::graphql),
+                ),
+            )
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz))
+            .route("/metrics", get(metrics::metrics))
+            .route(
+                "/v1/leads/batch",
+                post(v1::batch::create)
+                    .patch(v1::batch::update)
+                    .delete(v1::batch::delete)
+                    .layer(middleware::from_fn_with_state(
+                        state.clone(),
+                        idempotency::v1,
+                    )),
+            )
+            .route("/v1/leads/export", get(v1::export::export))
+            .route("/v1/imports/{id}", get(v1::imports::get))
+            .route("/v1/imports/{id}/results", get(v1::imports::results))
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(30),
+            ));
+    api.merge(uploads)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -39,7 +39,10 @@ use async_graphql::parser::{
 use axum::{
     body::{Body, Bytes, to_bytes},
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header::CONTENT_TYPE},
+    http::{
+        HeaderMap, HeaderValue, Method, StatusCode, Uri,
+        header::{CONTENT_LENGTH, CONTENT_TYPE},
+    },
     middleware::Next,
     response::Response,
 };
@@ -76,6 +79,10 @@ const PURGE_EVERY_SECS: i64 = 600;
 enum Surface {
     Graphql,
     V1,
+    /// `POST /v1/imports`: the body (a file of up to the import limit) streams
+    /// to the handler, so the fingerprint covers method, path, query,
+    /// `Content-Type` and `Content-Length` instead of the body.
+    Upload,
 }
 
 /// Layer for `POST /graphql`.
@@ -88,6 +95,11 @@ pub async fn v1(State(state): State<AppState>, req: Request, next: Next) -> Resp
     handle(Surface::V1, state, req, next).await
 }
 
+/// Layer for `POST /v1/imports` (streamed uploads).
+pub async fn v1_stream(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    handle(Surface::Upload, state, req, next).await
+}
+
 async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> Response {
     let is_write = matches!(
         *req.method(),
@@ -97,17 +109,33 @@ async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> 
         return next.run(req).await;
     }
     let request_id = envelope::request_id(req.headers());
-    let (mut parts, body) = req.into_parts();
-    let body = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(_) => {
-            let message =
-                format!("the request body is unreadable or larger than {MAX_BODY_BYTES} bytes");
-            return refuse(surface, ErrorCode::BadRequest, &message, &request_id);
+    let (mut parts, raw) = req.into_parts();
+    // What the fingerprint covers besides method and URI, and the body to pass on.
+    let (body, streamed) = if surface == Surface::Upload {
+        let described = [CONTENT_TYPE, CONTENT_LENGTH].map(|name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        });
+        (Bytes::from(described.join("\n")), Some(raw))
+    } else {
+        match to_bytes(raw, MAX_BODY_BYTES).await {
+            Ok(b) => (b, None),
+            Err(_) => {
+                let message =
+                    format!("the request body is unreadable or larger than {MAX_BODY_BYTES} bytes");
+                return refuse(surface, ErrorCode::BadRequest, &message, &request_id);
+            }
         }
     };
+    let rebuild = move |parts, body: Bytes, streamed: Option<Body>| {
+        Request::from_parts(parts, streamed.unwrap_or_else(|| Body::from(body)))
+    };
     if surface == Surface::Graphql && !is_mutation(&parts.headers, &body) {
-        return next.run(Request::from_parts(parts, Body::from(body))).await;
+        return next.run(rebuild(parts, body, streamed)).await;
     }
     let key = match parse_key(parts.headers.get(IDEMPOTENCY_KEY)) {
         Ok(k) => k,
@@ -121,7 +149,7 @@ async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> 
                 p
             }
             // The handler authenticates again and answers in its own shape.
-            Err(_) => return next.run(Request::from_parts(parts, Body::from(body))).await,
+            Err(_) => return next.run(rebuild(parts, body, streamed)).await,
         },
     };
     let hash = fingerprint(&parts.method, &parts.uri, &body);
@@ -149,7 +177,7 @@ async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> 
         ),
         Claim::Replay(saved) => replay(saved),
         Claim::Claimed(id) => {
-            let req = Request::from_parts(parts, Body::from(body));
+            let req = rebuild(parts, body, streamed);
             return run_claimed(surface, state, id, req, next, request_id).await;
         }
     };
@@ -158,7 +186,7 @@ async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> 
 
 /// The budget a request draws on (for the headers of answers given here).
 fn rate_class(surface: Surface, body: &[u8]) -> RateClass {
-    if surface == Surface::V1 {
+    if surface != Surface::Graphql {
         return RateClass::Bulk;
     }
     let parsed = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
@@ -398,7 +426,7 @@ fn maybe_purge(state: &AppState) {
 fn refuse(surface: Surface, code: ErrorCode, message: &str, request_id: &str) -> Response {
     match surface {
         Surface::Graphql => error_response(code, message, request_id),
-        Surface::V1 => envelope::error(code, message, request_id.to_owned()),
+        Surface::V1 | Surface::Upload => envelope::error(code, message, request_id.to_owned()),
     }
 }
 

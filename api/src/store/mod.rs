@@ -2,6 +2,7 @@
 //! caller's scope (from `crate::scope`) or a tenant id.
 
 pub mod cursor;
+pub mod dedupe;
 pub mod idempotency;
 pub mod leads;
 pub mod loaders;

@@ -379,6 +379,28 @@ impl Record<'_> {
                 ),
             ));
         }
+        // One UTF-8 check for the whole record when every cell boundary is
+        // a character boundary (the usual case); per cell otherwise, to name
+        // the first bad cell.
+        if let Ok(text) = std::str::from_utf8(self.fields)
+            && self.ends.iter().all(|end| text.is_char_boundary(*end))
+        {
+            let mut start = 0;
+            let raw = self
+                .ends
+                .iter()
+                .map(|&end| {
+                    let cell = text.get(start..end).unwrap_or_default().to_owned();
+                    start = end;
+                    cell
+                })
+                .collect();
+            return Ok(SourceRow {
+                row_number,
+                line: self.line,
+                raw,
+            });
+        }
         let mut raw = Vec::with_capacity(self.ends.len());
         for (i, cell) in self.cells().enumerate() {
             match std::str::from_utf8(cell) {

@@ -34,6 +34,7 @@ use super::canonical::CUSTOM_KEY_MAX_CHARS;
 use target::{column_name, parse_column, target_names, truncate_key};
 
 pub use row::MappedRow;
+pub(crate) use row::merge_row_errors;
 pub use target::{Column, Target, custom_key, normalize_header};
 
 /// What to do with columns no rule maps (`unmapped=custom|ignore`).

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 pub use canonical::{CanonicalEmail, E164, Email, Score};
 pub use chunk::{ChunkItem, process_chunk};
+pub(crate) use validate::{LeadRef, validate_fields};
 pub use validate::{validate_new, validate_patch};
 
 /// Longest first or last name, in characters.

@@ -17,22 +17,53 @@ pub fn validate_new(
     raw: &RawLead,
     default_region: Option<&str>,
 ) -> Result<CleanLead, Vec<FieldError>> {
+    let lead = LeadRef {
+        email: text(&raw.email),
+        first_name: text(&raw.first_name),
+        last_name: text(&raw.last_name),
+        phone: text(&raw.phone),
+        company: raw.company.as_deref(),
+        job_title: raw.job_title.as_deref(),
+        score: raw.score,
+    };
+    validate_fields(
+        &lead,
+        nullable_custom_fields(raw.custom_fields.as_ref()),
+        default_region,
+    )
+}
+
+/// A new lead's fields, borrowed: what [`validate_new`] checks, whether
+/// they come from a [`RawLead`] or straight from a CSV row (the import
+/// pipeline skips building a `RawLead`). A missing text field is blank.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LeadRef<'a> {
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub phone: &'a str,
+    pub company: Option<&'a str>,
+    pub job_title: Option<&'a str>,
+    pub score: Option<i64>,
+}
+
+/// [`validate_new`] on borrowed fields, with custom fields already checked
+/// (their errors come last, as in field order).
+pub(crate) fn validate_fields(
+    raw: &LeadRef<'_>,
+    custom_fields: Result<Map<String, Value>, Vec<FieldError>>,
+    default_region: Option<&str>,
+) -> Result<CleanLead, Vec<FieldError>> {
     let mut errors = Vec::new();
     let e = &mut errors;
-    let email = keep(e, email(raw.email.as_deref().unwrap_or_default()));
-    let first_name = keep(e, name(field::FIRST_NAME, text(&raw.first_name)));
-    let last_name = keep(e, name(field::LAST_NAME, text(&raw.last_name)));
-    let phone = keep(e, phone(text(&raw.phone), default_region));
-    let company = keep(
-        e,
-        optional_text(field::COMPANY, raw.company.as_deref(), TEXT_MAX),
-    );
-    let job_title = keep(
-        e,
-        optional_text(field::JOB_TITLE, raw.job_title.as_deref(), TEXT_MAX),
-    );
+    let email = keep(e, email(raw.email));
+    let first_name = keep(e, name(field::FIRST_NAME, raw.first_name));
+    let last_name = keep(e, name(field::LAST_NAME, raw.last_name));
+    let phone = keep(e, phone(raw.phone, default_region));
+    let company = keep(e, optional_text(field::COMPANY, raw.company, TEXT_MAX));
+    let job_title = keep(e, optional_text(field::JOB_TITLE, raw.job_title, TEXT_MAX));
     let score = keep(e, raw.score.map_or(Ok(Score::default()), score));
-    let custom_fields = keep_all(e, nullable_custom_fields(raw.custom_fields.as_ref()));
+    let custom_fields = keep_all(e, custom_fields);
 
     match (
         email,

@@ -3,10 +3,12 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // test helpers, outside #[test] fns
 
-use std::io::{self, Read};
+use std::io::{self, Cursor, Read};
 
 use batch::csv::{CsvRecords, RowError};
-use batch::{ChunkItem, CleanLead, FieldError, ImportOptions, MappedRow, process_chunk};
+use batch::{
+    ChunkItem, CleanLead, FieldError, ImportOptions, MappedRow, RowFailure, process_chunk,
+};
 
 /// A reader that returns at most `step` bytes per `read`, to cross every
 /// buffer boundary.
@@ -30,7 +32,50 @@ impl Read for Trickle<'_> {
 /// - `"<row>@<line> ok <email> | <first> | <last>[ key=value…]"`
 /// - `"<row>@<line> invalid <field>:<code>, …"`
 /// - `"<row>@<line> row_error <code>"`
+///
+/// The same file through `prepare_stream` (the pipelined path the server
+/// runs) must give the same lines; this asserts it.
 pub fn outcomes(bytes: &[u8], options: &ImportOptions) -> Vec<String> {
+    let direct = outcomes_row_by_row(bytes, options);
+    assert_eq!(
+        outcomes_pipelined(bytes, options),
+        direct,
+        "prepare_stream disagrees with map_row + process_chunk"
+    );
+    direct
+}
+
+/// [`outcomes`] through `batch::prepare_stream` in chunks of 2.
+pub fn outcomes_pipelined(bytes: &[u8], options: &ImportOptions) -> Vec<String> {
+    let stream = batch::prepare_stream(
+        Cursor::new(bytes.to_vec()),
+        options.clone(),
+        Some("US".into()),
+        2,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for chunk in stream {
+        for row in chunk.unwrap() {
+            let text = match row.outcome {
+                Err(RowFailure::Row(e)) => format!("row_error {}", e.code),
+                Err(RowFailure::Fields(errors)) => describe_parts(Err(errors), None),
+                Ok(p) => {
+                    let extra = [
+                        ("status", p.status),
+                        ("source", p.source),
+                        ("market", p.market),
+                    ];
+                    describe_parts(Ok(p.lead), Some(extra))
+                }
+            };
+            out.push(format!("{}@{} {text}", row.row_number, row.line));
+        }
+    }
+    out
+}
+
+fn outcomes_row_by_row(bytes: &[u8], options: &ImportOptions) -> Vec<String> {
     let reader = Trickle { bytes, step: 5 };
     let mut records = CsvRecords::new(reader, options).unwrap();
     let mut out = Vec::new();
@@ -70,6 +115,18 @@ pub fn outcomes(bytes: &[u8], options: &ImportOptions) -> Vec<String> {
 }
 
 fn describe(m: &MappedRow, outcome: Result<CleanLead, Vec<FieldError>>) -> String {
+    let extra = [
+        ("status", m.status.clone()),
+        ("source", m.source.clone()),
+        ("market", m.market.clone()),
+    ];
+    describe_parts(outcome, Some(extra))
+}
+
+fn describe_parts(
+    outcome: Result<CleanLead, Vec<FieldError>>,
+    extra: Option<[(&str, Option<String>); 3]>,
+) -> String {
     match outcome {
         Err(errors) => {
             let list: Vec<String> = errors
@@ -95,9 +152,9 @@ fn describe(m: &MappedRow, outcome: Result<CleanLead, Vec<FieldError>>) -> Strin
                 "score",
                 (lead.score.value() != 0).then(|| lead.score.value().to_string()),
             );
-            add("status", m.status.clone());
-            add("source", m.source.clone());
-            add("market", m.market.clone());
+            for (key, value) in extra.into_iter().flatten() {
+                add(key, value);
+            }
             add(
                 "custom",
                 (!lead.custom_fields.is_empty())

@@ -154,10 +154,10 @@ pub async fn create_leads(
     Ok(outcomes)
 }
 
-type Outcome = Result<(ItemStatus, lead::Model), DomainError>;
+pub(crate) type Outcome = Result<(ItemStatus, lead::Model), DomainError>;
 
 /// Applies `onDuplicate` to a lead that already holds the email.
-async fn on_existing(
+pub(crate) async fn on_existing(
     txn: &DatabaseTransaction,
     p: &Principal,
     found: &lead::Model,
@@ -234,7 +234,7 @@ async fn fill(
 
 /// Inserts a new lead inside a savepoint; a unique-index race (another request
 /// inserted the same email meanwhile) falls back to `onDuplicate`.
-async fn insert(
+pub(crate) async fn insert(
     txn: &DatabaseTransaction,
     p: &Principal,
     source: LeadSource,

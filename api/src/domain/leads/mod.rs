@@ -2,11 +2,11 @@
 //! assign, merge. Validation and canonicalisation are `batch`'s; this module
 //! adds scope, placement, uniqueness and persistence.
 
-mod create;
+pub(crate) mod create;
 mod filter;
 mod many;
 mod merge;
-mod placement;
+pub(crate) mod placement;
 mod transition;
 mod update;
 

@@ -120,3 +120,25 @@ pub async fn emit_status_changed<C: ConnectionTrait>(
     )
     .await
 }
+
+/// Records a job event (`import.completed`, `dedupe.completed`) whose `data`
+/// is `payload`, a JSON object such as `{"dedupeRun": {"id": …, …}}` with
+/// public ids (delivered as is). Anything but an object is refused.
+pub async fn emit_job<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    event: EventType,
+    payload: serde_json::Value,
+) -> Result<(), DomainError> {
+    let serde_json::Value::Object(fields) = payload else {
+        return Err(DomainError::Internal(anyhow::anyhow!(
+            "the payload of a {} event must be a JSON object",
+            event.as_str()
+        )));
+    };
+    let data = EventData {
+        job: Some(fields),
+        ..EventData::default()
+    };
+    emit(db, p.tenant_id, p.environment, event, &data).await
+}

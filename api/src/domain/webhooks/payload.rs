@@ -77,6 +77,10 @@ pub struct EventData {
     /// `lead.status_changed`: the status before the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_status: Option<String>,
+    /// Job events (`import.completed`, `dedupe.completed`): the delivered
+    /// `data` object as is, ids already public (the job runner knows the codec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Map<String, Value>>,
 }
 
 impl EventData {
@@ -148,6 +152,9 @@ struct PublicData<'a> {
     lead: Option<PublicLead<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     previous_status: Option<&'a str>,
+    /// A job event's fields (`{"dedupeRun": {…}}`), inlined into `data`.
+    #[serde(flatten)]
+    job: Option<&'a Map<String, Value>>,
 }
 
 #[derive(Serialize)]
@@ -181,6 +188,7 @@ pub fn render(event: &webhook_event::Model, codec: &IdCodec) -> Result<Vec<u8>, 
         data: PublicData {
             lead: data.lead.as_ref().map(|l| PublicLead::new(l, codec)),
             previous_status: data.previous_status.as_deref(),
+            job: data.job.as_ref(),
         },
     };
     serde_json::to_vec(&body)

@@ -2,6 +2,8 @@
 
 mod admin;
 mod batch;
+mod dedupe;
+mod imports;
 mod leads;
 mod merge;
 mod webhooks;
@@ -16,4 +18,6 @@ pub struct Mutation(
     batch::BatchMutation,
     admin::AdminMutation,
     webhooks::WebhookMutation,
+    imports::ImportMutation,
+    dedupe::DedupeMutation,
 );

@@ -110,3 +110,53 @@ pub enum OrderDirection {
     #[default]
     Desc,
 }
+
+/// Where a background job (import, dedupe run) stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting for a runner.
+    Queued,
+    /// Being worked on (progress is committed chunk by chunk).
+    Running,
+    /// Finished.
+    Completed,
+    /// Stopped for good; `error` says why.
+    Failed,
+}
+
+impl From<entity::JobStatus> for JobStatus {
+    fn from(v: entity::JobStatus) -> Self {
+        match v {
+            entity::JobStatus::Uploading | entity::JobStatus::Queued => Self::Queued,
+            entity::JobStatus::Running => Self::Running,
+            entity::JobStatus::Completed => Self::Completed,
+            entity::JobStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<JobStatus> for entity::JobStatus {
+    fn from(v: JobStatus) -> Self {
+        match v {
+            JobStatus::Queued => Self::Queued,
+            JobStatus::Running => Self::Running,
+            JobStatus::Completed => Self::Completed,
+            JobStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+mirror_enum!(
+    /// How one import row ended.
+    ImportRowStatus => entity::ImportRowStatus { Created, Updated, Skipped, Failed }
+);
+
+/// What to do with CSV columns no rule maps.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnmappedColumns {
+    /// Keep them in `customFields` under a key made from the header.
+    #[default]
+    Custom,
+    /// Drop them.
+    Ignore,
+}

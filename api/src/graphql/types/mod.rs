@@ -4,7 +4,9 @@
 pub mod api_key;
 pub mod audit;
 pub mod batch;
+pub mod dedupe;
 pub mod enums;
+pub mod import;
 pub mod inputs;
 pub mod lead;
 pub mod node;

@@ -5,6 +5,8 @@ use async_graphql::{ID, Interface};
 use super::{
     ApiKey, Lead, LeadTransition, Team, User,
     audit::AuditEvent,
+    dedupe::DedupeRun,
+    import::ImportJob,
     webhook::{WebhookDelivery, WebhookEndpoint},
 };
 
@@ -20,4 +22,6 @@ pub enum Node {
     AuditEvent(AuditEvent),
     WebhookEndpoint(WebhookEndpoint),
     WebhookDelivery(WebhookDelivery),
+    DedupeRun(DedupeRun),
+    ImportJob(ImportJob),
 }

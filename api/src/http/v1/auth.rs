@@ -67,10 +67,38 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Response;
 
+    /// Every `/v1` write and export is a bulk operation (1 point).
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        Self::extract(parts, state, RateClass::Bulk).await
+    }
+}
+
+/// A caller of a `/v1` read (job status, results pages), charged as one
+/// read-class request instead of a bulk one, so clients can poll a job.
+pub struct ReadCaller(pub Caller);
+
+impl FromRequestParts<AppState> for ReadCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Caller::extract(parts, state, RateClass::Read)
+            .await
+            .map(Self)
+    }
+}
+
+impl Caller {
+    async fn extract(
+        parts: &mut Parts,
+        state: &AppState,
+        class: RateClass,
+    ) -> Result<Self, Response> {
         let request_id = envelope::request_id(&parts.headers);
         // A middleware (idempotency) may have authenticated the request already.
         let authenticated = match parts.extensions.remove::<Principal>() {
@@ -79,8 +107,7 @@ impl FromRequestParts<AppState> for Caller {
         };
         match authenticated {
             Ok(principal) => {
-                // Every `/v1` write route is a bulk operation (1 point).
-                let rate = match state.limiter.check(&principal, RateClass::Bulk, 1).await {
+                let rate = match state.limiter.check(&principal, class, 1).await {
                     Ok(d) => Some(d),
                     Err(err) => {
                         tracing::warn!(error = %err, "rate-limit check failed; request allowed");

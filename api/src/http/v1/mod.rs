@@ -6,4 +6,5 @@ pub mod auth;
 pub mod batch;
 pub mod envelope;
 pub mod export;
+pub mod imports;
 pub mod lead_json;

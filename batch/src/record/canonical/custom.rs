@@ -29,6 +29,28 @@ pub fn custom_fields(raw: &Value) -> Result<Map<String, Value>, Vec<FieldError>>
             "customFields must be a JSON object",
         )]);
     };
+    let errors = map_errors(map);
+    if errors.is_empty() {
+        Ok(map.clone())
+    } else {
+        Err(errors)
+    }
+}
+
+/// [`custom_fields`] for an object the caller already owns (no copy).
+pub(crate) fn custom_fields_map(
+    map: Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let errors = map_errors(&map);
+    if errors.is_empty() {
+        Ok(map)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every problem of an object's keys and values, in map order.
+fn map_errors(map: &Map<String, Value>) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if map.len() > CUSTOM_FIELDS_MAX_KEYS {
         errors.push(FieldError::new(
@@ -41,11 +63,7 @@ pub fn custom_fields(raw: &Value) -> Result<Map<String, Value>, Vec<FieldError>>
         map.iter()
             .filter_map(|(key, value)| check_key(key).or_else(|| check_value(key, value))),
     );
-    if errors.is_empty() {
-        Ok(map.clone())
-    } else {
-        Err(errors)
-    }
+    errors
 }
 
 fn check_key(key: &str) -> Option<FieldError> {

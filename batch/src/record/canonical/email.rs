@@ -92,9 +92,11 @@ pub fn email(raw: &str) -> Result<Email, FieldError> {
         .with_required_tld()
         .without_domain_literal()
         .without_display_text();
-    let key = EmailAddress::parse_with_options(display, options)
-        .ok()
-        .and_then(|_| canonical_key(display))
+    let valid = ascii_syntax_ok(display)
+        .unwrap_or_else(|| EmailAddress::parse_with_options(display, options).is_ok());
+    let key = valid
+        .then(|| canonical_key(display))
+        .flatten()
         .ok_or_else(|| {
             FieldError::new(
                 field::EMAIL,
@@ -108,10 +110,43 @@ pub fn email(raw: &str) -> Result<Email, FieldError> {
     })
 }
 
+/// `email_address`'s verdict with our options (TLD required, no domain
+/// literal, no display text), computed without its allocation for plain
+/// ASCII addresses; `None` (ask `email_address`) for anything else: non-ASCII,
+/// a quoted local part, or a possible display name (`" <"`). Mirrors
+/// `email_address` 0.2's `parse_address` for those inputs; the tests compare
+/// both on generated addresses.
+fn ascii_syntax_ok(address: &str) -> Option<bool> {
+    if !address.is_ascii() || address.contains('"') || address.contains(" <") {
+        return None;
+    }
+    let is_atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
+    let is_atom = |s: &str| !s.is_empty() && s.bytes().all(is_atext);
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Some(false);
+    };
+    let local_ok = !local.is_empty() && local.len() <= 64 && local.split('.').all(is_atom);
+    let domain_ok = !domain.is_empty()
+        && domain.len() <= 254
+        && !(domain.starts_with('[') && domain.ends_with(']'))
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| {
+            label.len() <= 63
+                && label.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && label.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && is_atom(label)
+        });
+    Some(local_ok && domain_ok)
+}
+
 /// Lowercases and applies the Gmail rules. `None` when nothing is left of a
 /// Gmail local part (`+tag@gmail.com`), which no real mailbox can be.
 fn canonical_key(address: &str) -> Option<String> {
-    let lower = address.to_lowercase();
+    let lower = if address.is_ascii() {
+        address.to_ascii_lowercase()
+    } else {
+        address.to_lowercase()
+    };
     let (local, domain) = lower.rsplit_once('@')?;
     // Quoted local parts are legal but not Gmail's; leave them untouched.
     if !GMAIL_DOMAINS.contains(&domain) || local.starts_with('"') {
@@ -204,6 +239,45 @@ mod tests {
     fn message_does_not_echo_the_address() {
         let err = email("secret-person@nowhere").unwrap_err();
         assert!(!err.message.contains("secret"));
+    }
+
+    fn library_ok(raw: &str) -> bool {
+        let options = Options::default()
+            .with_required_tld()
+            .without_domain_literal()
+            .without_display_text();
+        EmailAddress::parse_with_options(raw, options).is_ok()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_check_agrees_with_email_address(
+            raw in proptest::prop_oneof![
+                r"[a-zA-Z0-9._+@<>\[\]\- !#'\\]{0,30}",
+                "[a-z0-9._+-]{0,12}@[a-z0-9.-]{0,12}",
+                r"[a-z]{1,4}(\.[a-z]{0,3}){0,2}@[a-z0-9]{0,4}(\.[a-z0-9-]{0,4}){0,3}",
+                r"[<]?[a-z]{1,3}@\[[0-9.]{0,8}\]",
+            ],
+        ) {
+            if let Some(fast) = ascii_syntax_ok(&raw) {
+                proptest::prop_assert_eq!(fast, library_ok(&raw), "{:?}", raw);
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_check_agrees_on_edge_cases() {
+        let long_label = format!("a@{}.com", "b".repeat(64));
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        for raw in [
+            "a@b.c", "a@b", "a@-b.com", "a@b-.com", "a.@b.com", ".a@b.com", "a..b@c.com",
+            "a@b..com", "<a@b.com", "a@[1.2.3.4]", "a@@b.com", "a@b.com.", "@b.com", "a@",
+            "a b@c.com", "a@b_c.com", "a+b@c.com", long_label.as_str(), long_local.as_str(),
+        ] {
+            if let Some(fast) = ascii_syntax_ok(raw) {
+                assert_eq!(fast, library_ok(raw), "{raw}");
+            }
+        }
     }
 
     #[test]

@@ -8,9 +8,11 @@
 mod custom;
 mod email;
 mod phone;
+mod phone_fast;
 mod score;
 mod text;
 
+pub(crate) use custom::custom_fields_map;
 pub use custom::{
     CUSTOM_FIELDS_MAX_KEYS, CUSTOM_KEY_MAX_CHARS, CUSTOM_VALUE_MAX_BYTES, custom_fields,
 };

@@ -5,10 +5,17 @@
 //! `+`-prefixed international numbers parse. A number must also be *valid*
 //! for its country (not just plausible). Extensions are not kept: E.164 has
 //! no room for them.
+//!
+//! Plain input (digits, spaces, `-`, `.`, parentheses, a leading `+`) takes
+//! [`phone_fast`](super::phone_fast), which gives `phonenumber`'s answer
+//! without its slow regex cache; everything else goes to `phonenumber`.
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use phonenumber::{Mode, country};
+
+use super::phone_fast::{self, Fast};
 use serde::Serialize;
 
 use crate::outcome::{FieldCode, FieldError};
@@ -66,24 +73,51 @@ pub fn phone(raw: &str, default_region: Option<&str>) -> Result<Option<E164>, Fi
         ));
     }
     let region = default_region.and_then(region_id);
+    let number = match phone_fast::e164(region, input) {
+        Fast::Valid(number) => Some(number),
+        Fast::Invalid => None,
+        Fast::Unsupported => slow_e164(region, input),
+    };
+    number.map(|number| Some(E164(number))).ok_or_else(|| {
+        FieldError::new(
+            field::PHONE,
+            FieldCode::InvalidFormat,
+            "phone is not a valid phone number",
+        )
+    })
+}
+
+/// The `phonenumber` region for a market code such as `"us"` or `"GB"`.
+fn region_id(code: &str) -> Option<country::Id> {
+    let code = code.trim();
+    match code.as_bytes() {
+        // The common case, looked up rather than parsed again each time.
+        &[a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+            let (a, b) = (a.to_ascii_uppercase() - b'A', b.to_ascii_uppercase() - b'A');
+            TWO_LETTER_REGIONS
+                .get(usize::from(a) * 26 + usize::from(b))
+                .copied()
+                .flatten()
+        }
+        _ => code.to_ascii_uppercase().parse().ok(),
+    }
+}
+
+/// `country::Id` for every two-letter code `AA`..`ZZ` (`None` if unknown).
+static TWO_LETTER_REGIONS: LazyLock<Vec<Option<country::Id>>> = LazyLock::new(|| {
+    (b'A'..=b'Z')
+        .flat_map(|a| (b'A'..=b'Z').map(move |b| [a, b]))
+        .map(|code| std::str::from_utf8(&code).ok()?.parse().ok())
+        .collect()
+});
+
+/// `phonenumber` itself: parse, check validity, format as E.164.
+pub(super) fn slow_e164(region: Option<country::Id>, input: &str) -> Option<String> {
     // `phonenumber` has panicked on malformed input in the past; one bad row
     // must never take down the whole chunk, so a panic counts as "invalid".
     std::panic::catch_unwind(|| to_e164(region, input))
         .ok()
         .flatten()
-        .map(|number| Some(E164(number)))
-        .ok_or_else(|| {
-            FieldError::new(
-                field::PHONE,
-                FieldCode::InvalidFormat,
-                "phone is not a valid phone number",
-            )
-        })
-}
-
-/// The `phonenumber` region for a market code such as `"us"` or `"GB"`.
-fn region_id(code: &str) -> Option<country::Id> {
-    code.trim().to_ascii_uppercase().parse().ok()
 }
 
 fn to_e164(region: Option<country::Id>, input: &str) -> Option<String> {

@@ -26,6 +26,11 @@ pub fn optional_text(
     if text.is_empty() {
         return Ok(None);
     }
+    // ASCII (the common case): one byte per character, controls below 0x20
+    // and 0x7F; the general checks below give the same answers.
+    if text.is_ascii() && text.len() <= max_chars && !text.bytes().any(|b| b.is_ascii_control()) {
+        return Ok(Some(text));
+    }
     if text.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
@@ -57,6 +62,9 @@ pub fn normalize_name_key(first: &str, last: &str) -> String {
 
 /// Trims and collapses every whitespace run to a single space.
 fn collapse_whitespace(raw: &str) -> String {
+    if is_collapsed(raw) {
+        return raw.to_owned();
+    }
     let mut out = String::with_capacity(raw.len());
     for word in raw.split_whitespace() {
         if !out.is_empty() {
@@ -65,6 +73,16 @@ fn collapse_whitespace(raw: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// True when [`collapse_whitespace`] would return `raw` unchanged: ASCII,
+/// no whitespace at either end, and only single spaces inside.
+fn is_collapsed(raw: &str) -> bool {
+    raw.is_ascii()
+        && !raw.starts_with(' ')
+        && !raw.ends_with(' ')
+        && !raw.bytes().any(|b| (b'\t'..=b'\r').contains(&b))
+        && !raw.contains("  ")
 }
 
 #[cfg(test)]

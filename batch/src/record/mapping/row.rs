@@ -6,68 +6,117 @@ use serde_json::{Map, Value};
 use super::{Mapping, Target};
 use crate::csv::SourceRow;
 use crate::outcome::{FieldCode, FieldError};
-use crate::record::{CleanLead, RawLead, field};
+use crate::record::{CleanLead, LeadRef, RawLead, field};
 
 impl Mapping {
     /// Reads one row into a [`RawLead`] plus the fields the pipeline sets
     /// outside it. Cells past the row's end read as blank.
     pub fn map_row(&self, row: &SourceRow) -> MappedRow {
+        let mapped = self.map_cells(&row.raw);
+        let owned = |cell: Option<&str>| cell.map(str::to_owned);
+        let raw = RawLead {
+            email: owned(mapped.email),
+            first_name: owned(mapped.first_name),
+            last_name: owned(mapped.last_name),
+            phone: owned(mapped.phone),
+            company: owned(mapped.company),
+            job_title: owned(mapped.job_title),
+            score: mapped.score,
+            custom_fields: (!mapped.custom.is_empty()).then_some(Value::Object(mapped.custom)),
+        };
+        MappedRow {
+            raw,
+            status: owned(mapped.status),
+            source: owned(mapped.source),
+            market: owned(mapped.market),
+            row_errors: mapped.row_errors,
+        }
+    }
+
+    /// [`Mapping::map_row`] without copying the cells: the mapped fields
+    /// borrow from `cells`; only custom fields are built (they are owned by
+    /// the lead in the end anyway).
+    pub(crate) fn map_cells<'a>(&self, cells: &'a [String]) -> MappedCells<'a> {
         let cell = |target: Target| {
             self.column_of(target)
-                .and_then(|i| row.raw.get(i))
+                .and_then(|i| cells.get(i))
                 .map(|c| c.trim())
                 .filter(|c| !c.is_empty())
         };
-        let owned = |target: Target| cell(target).map(str::to_owned);
-        let mut raw = RawLead {
-            email: owned(Target::Email),
-            first_name: owned(Target::FirstName),
-            last_name: owned(Target::LastName),
-            phone: owned(Target::Phone),
-            company: owned(Target::Company),
-            job_title: owned(Target::JobTitle),
+        let mut mapped = MappedCells {
+            email: cell(Target::Email),
+            first_name: cell(Target::FirstName),
+            last_name: cell(Target::LastName),
+            phone: cell(Target::Phone),
+            company: cell(Target::Company),
+            job_title: cell(Target::JobTitle),
             score: None,
-            custom_fields: None,
+            custom: Map::new(),
+            status: cell(Target::Status),
+            source: cell(Target::Source),
+            market: cell(Target::Market),
+            row_errors: Vec::new(),
         };
         if let Some(full) = cell(Target::FullName) {
             let (first, last) = split_full_name(full);
             if self.column_of(Target::FirstName).is_none() {
-                raw.first_name = first.map(str::to_owned);
+                mapped.first_name = first;
             }
             if self.column_of(Target::LastName).is_none() {
-                raw.last_name = last.map(str::to_owned);
+                mapped.last_name = last;
             }
         }
-        let mut row_errors = Vec::new();
         if let Some(text) = cell(Target::Score) {
             match parse_score(text) {
-                Some(score) => raw.score = Some(score),
-                None => row_errors.push(FieldError::new(
+                Some(score) => mapped.score = Some(score),
+                None => mapped.row_errors.push(FieldError::new(
                     field::SCORE,
                     FieldCode::InvalidFormat,
                     "score must be a whole number",
                 )),
             }
         }
-        let custom: Map<String, Value> = self
-            .custom
-            .iter()
-            .filter_map(|(i, key)| {
-                let value = row
-                    .raw
-                    .get(*i)
-                    .map(|c| c.trim())
-                    .filter(|c| !c.is_empty())?;
-                Some((key.clone(), Value::String(value.to_owned())))
-            })
-            .collect();
-        raw.custom_fields = (!custom.is_empty()).then_some(Value::Object(custom));
-        MappedRow {
-            raw,
-            status: owned(Target::Status),
-            source: owned(Target::Source),
-            market: owned(Target::Market),
-            row_errors,
+        for (i, key) in &self.custom {
+            if let Some(value) = cells.get(*i).map(|c| c.trim()).filter(|c| !c.is_empty()) {
+                mapped
+                    .custom
+                    .insert(key.clone(), Value::String(value.to_owned()));
+            }
+        }
+        mapped
+    }
+}
+
+/// One row's cells read through a [`Mapping`], borrowed from the row
+/// (see [`Mapping::map_cells`]); each text cell trimmed, blank as `None`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MappedCells<'a> {
+    pub email: Option<&'a str>,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub company: Option<&'a str>,
+    pub job_title: Option<&'a str>,
+    pub score: Option<i64>,
+    /// Non-blank unmapped cells as string values (empty: none).
+    pub custom: Map<String, Value>,
+    pub status: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub market: Option<&'a str>,
+    pub row_errors: Vec<FieldError>,
+}
+
+impl<'a> MappedCells<'a> {
+    /// The fields [`validate_fields`](crate::record::validate_fields) checks.
+    pub fn lead(&self) -> LeadRef<'a> {
+        LeadRef {
+            email: self.email.unwrap_or_default(),
+            first_name: self.first_name.unwrap_or_default(),
+            last_name: self.last_name.unwrap_or_default(),
+            phone: self.phone.unwrap_or_default(),
+            company: self.company,
+            job_title: self.job_title,
+            score: self.score,
         }
     }
 }
@@ -96,14 +145,23 @@ impl MappedRow {
         &self,
         outcome: Result<CleanLead, Vec<FieldError>>,
     ) -> Result<CleanLead, Vec<FieldError>> {
-        if self.row_errors.is_empty() {
-            return outcome;
-        }
-        let mut errors = outcome.err().unwrap_or_default();
-        errors.extend(self.row_errors.iter().cloned());
-        errors.sort_by_key(|e| field_rank(&e.field));
-        Err(errors)
+        merge_row_errors(&self.row_errors, outcome)
     }
+}
+
+/// Folds mapping problems into a validation outcome, in field order (see
+/// [`MappedRow::with_row_errors`]).
+pub(crate) fn merge_row_errors(
+    row_errors: &[FieldError],
+    outcome: Result<CleanLead, Vec<FieldError>>,
+) -> Result<CleanLead, Vec<FieldError>> {
+    if row_errors.is_empty() {
+        return outcome;
+    }
+    let mut errors = outcome.err().unwrap_or_default();
+    errors.extend(row_errors.iter().cloned());
+    errors.sort_by_key(|e| field_rank(&e.field));
+    Err(errors)
 }
 
 /// Position of a field in the error order of `validate_new`.

@@ -1,0 +1,683 @@
+//! The import runner: streams a job's stored file through the batch pipeline
+//! and writes it chunk by chunk.
+//!
+//! Three stages run at once: a task reads the file's pieces from the database,
+//! a blocking thread runs `batch::pipeline::prepare_stream` (CSV parsing, then
+//! mapping and validation on rayon), and this task writes each prepared chunk
+//! in one transaction: its new leads, every row's result and the job's
+//! progress, behind [`Lease::hold`]. A resumed job (after a crash, a shutdown
+//! or a lost lease) re-reads the file and skips the rows whose results are
+//! committed, so no row is written twice.
+//!
+//! Duplicates follow `onDuplicate` whether the earlier lead is in the database
+//! or earlier in the file: rows of earlier chunks are committed (a dry run
+//! keeps their keys in memory instead), and rows of the same chunk are matched
+//! before the insert.
+
+use std::collections::HashMap;
+
+use batch::pipeline::{PreparedRow, RowFailure};
+use bytes::Bytes;
+use entity::{ImportRowStatus, JobStatus, LeadSource, LeadStatus, import_row, job, job_file, lead};
+use sea_orm::{
+    ActiveEnum,
+    ActiveValue::Set,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, NotSet, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+};
+use tokio::sync::mpsc;
+
+use super::{JobContext, JobError, Lease};
+use crate::{
+    auth::{Principal, principal::Snapshot},
+    clock,
+    domain::{
+        DomainError,
+        audit::{self, Resource},
+        error::ItemError,
+        imports::{self, ChannelReader, ImportParams, Piece},
+        leads::{
+            ItemStatus, OnDuplicate,
+            create::{self, Outcome},
+            placement::{Placement, PlacementData},
+        },
+        webhooks::{self, EventType},
+    },
+    ids::NodeType,
+    store,
+};
+
+/// Leads per multi-row INSERT (22 columns: well under both databases'
+/// bind-parameter limits).
+const INSERT_BATCH: usize = 500;
+/// Result rows per multi-row INSERT.
+const RESULT_BATCH: usize = 2_000;
+
+/// Runs (or resumes) one claimed import job to its end.
+pub async fn run(ctx: &JobContext, job: job::Model, lease: &Lease) -> Result<(), JobError> {
+    let params = imports::params_of(&job).map_err(|e| anyhow::anyhow!(e))?;
+    let snapshot: Snapshot = serde_json::from_str(&job.principal)
+        .map_err(|e| anyhow::anyhow!("import job {}: principal: {e}", job.id))?;
+    let p = Principal::from_snapshot(
+        &snapshot,
+        job.tenant_id,
+        job.environment,
+        format!("import-job-{}", job.id),
+    );
+    let places = PlacementData::load(&ctx.db, &p, [], [])
+        .await
+        .map_err(|e| anyhow::anyhow!("loading markets: {e}"))?;
+    let default_market = places
+        .resolve(&p, params.market.as_deref(), None, None)
+        .ok()
+        .map(|pl| pl.market);
+
+    let (piece_tx, reader) = ChannelReader::channel(4);
+    let feeder = tokio::spawn(feed_file(ctx.db.clone(), job.id, piece_tx));
+    let (chunk_tx, mut chunks) = mpsc::channel::<Result<Vec<PreparedRow>, String>>(1);
+    let options = params.options();
+    let chunk_rows = ctx.limits.chunk_rows;
+    let preparer = tokio::task::spawn_blocking(move || {
+        let stream =
+            match batch::pipeline::prepare_stream(reader, options, default_market, chunk_rows) {
+                Ok(stream) => stream,
+                Err(err) => {
+                    let _ = chunk_tx.blocking_send(Err(err.to_string()));
+                    return;
+                }
+            };
+        for chunk in stream {
+            let failed = chunk.is_err();
+            if chunk_tx
+                .blocking_send(chunk.map_err(|e| e.to_string()))
+                .is_err()
+                || failed
+            {
+                return;
+            }
+        }
+    });
+
+    let mut writer = Writer {
+        db: &ctx.db,
+        p: &p,
+        params: &params,
+        places: &places,
+        lease,
+        job_id: job.id,
+        processed: job.processed_rows,
+        dry_seen: HashMap::new(),
+    };
+    let mut fatal = None;
+    while let Some(item) = chunks.recv().await {
+        let rows = match item {
+            Ok(rows) => rows,
+            Err(message) => {
+                fatal = Some(message);
+                break;
+            }
+        };
+        if ctx.stopping() {
+            return Err(JobError::Stopped);
+        }
+        writer.write(rows).await?;
+    }
+    drop(chunks);
+    // A file that could not be read from the database must not look shorter.
+    feeder
+        .await
+        .map_err(|e| anyhow::anyhow!("file reader task: {e}"))?
+        .map_err(|e| anyhow::anyhow!("reading the stored file: {e}"))?;
+    preparer
+        .await
+        .map_err(|e| anyhow::anyhow!("import pipeline thread: {e}"))?;
+
+    if let Some(message) = fatal {
+        let txn = store::begin_write(&ctx.db).await?;
+        lease.hold(&txn, writer.processed).await?;
+        lease
+            .finish(
+                &txn,
+                JobStatus::Failed,
+                Some(format!("the file cannot be imported: {message}")),
+            )
+            .await?;
+        txn.commit().await?;
+        return Ok(());
+    }
+    if job
+        .total_rows
+        .is_some_and(|total| total != writer.processed)
+    {
+        return Err(anyhow::anyhow!(
+            "import job {}: {} rows processed, {:?} counted at upload",
+            job.id,
+            writer.processed,
+            job.total_rows
+        )
+        .into());
+    }
+    finish(ctx, &p, lease, writer.processed).await
+}
+
+/// Completes the job: drops the stored file, audits and emits
+/// `import.completed`, releases the lease.
+async fn finish(
+    ctx: &JobContext,
+    p: &Principal,
+    lease: &Lease,
+    processed: i64,
+) -> Result<(), JobError> {
+    let txn = store::begin_write(&ctx.db).await?;
+    lease.hold(&txn, processed).await?;
+    job_file::Entity::delete_many()
+        .filter(job_file::Column::JobId.eq(lease.job_id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        p,
+        "import.completed",
+        Resource::ImportJob(lease.job_id),
+    )
+    .await
+    .map_err(domain_err)?;
+    if let Some(job) = job::Entity::find_by_id(lease.job_id).one(&txn).await? {
+        let dry_run = imports::params_of(&job).is_ok_and(|params| params.dry_run);
+        let payload = serde_json::json!({ "importJob": {
+            "id": ctx.codec.encode(NodeType::ImportJob, job.id),
+            "status": "COMPLETED",
+            "fileName": job.file_name,
+            "dryRun": dry_run,
+            "totalRows": job.total_rows,
+            "created": job.created_count,
+            "updated": job.updated_count,
+            "skipped": job.skipped_count,
+            "failed": job.failed_count,
+        }});
+        webhooks::emit_job(&txn, p, EventType::ImportCompleted, payload)
+            .await
+            .map_err(domain_err)?;
+    }
+    lease.finish(&txn, JobStatus::Completed, None).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+fn domain_err(err: DomainError) -> JobError {
+    match err {
+        DomainError::Db(db) => JobError::from(db),
+        other => JobError::Internal(anyhow::anyhow!(other)),
+    }
+}
+
+/// Sends the stored pieces in order; an error is passed on to the reader.
+async fn feed_file(
+    db: DatabaseConnection,
+    job_id: i64,
+    tx: mpsc::Sender<Piece>,
+) -> Result<(), DbErr> {
+    for seq in 0.. {
+        match job_file::Entity::find_by_id((job_id, seq)).one(&db).await {
+            Ok(Some(piece)) => {
+                if tx.send(Ok(Bytes::from(piece.data))).await.is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(err) => {
+                let _ = tx.send(Err(std::io::Error::other(err.to_string()))).await;
+                return Err(err);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A row ready to be written (validated and placed).
+struct Ready {
+    row_number: i64,
+    lead: batch::CleanLead,
+    placement: Placement,
+    source: LeadSource,
+    status: LeadStatus,
+}
+
+/// Writes prepared chunks of one job.
+struct Writer<'a> {
+    db: &'a DatabaseConnection,
+    p: &'a Principal,
+    params: &'a ImportParams,
+    places: &'a PlacementData,
+    lease: &'a Lease,
+    job_id: i64,
+    /// Rows whose results are committed.
+    processed: i64,
+    /// Dry runs write nothing, so later chunks find earlier rows here: email
+    /// key → the existing lead's id, if one exists.
+    dry_seen: HashMap<String, Option<i64>>,
+}
+
+/// The results of one chunk and its counters.
+#[derive(Default)]
+struct ChunkResult {
+    rows: Vec<import_row::ActiveModel>,
+    created: i64,
+    updated: i64,
+    skipped: i64,
+    failed: i64,
+}
+
+impl ChunkResult {
+    fn push(&mut self, row_number: i64, status: ImportRowStatus, lead_id: Option<i64>) {
+        match status {
+            ImportRowStatus::Created => self.created += 1,
+            ImportRowStatus::Updated => self.updated += 1,
+            ImportRowStatus::Skipped => self.skipped += 1,
+            ImportRowStatus::Failed => self.failed += 1,
+        }
+        self.rows.push(import_row::ActiveModel {
+            job_id: NotSet,
+            row_number: Set(row_number),
+            status: Set(status),
+            lead_id: Set(lead_id),
+            code: Set(None),
+            errors: Set(None),
+            cells: Set(None),
+        });
+    }
+
+    fn fail(&mut self, row_number: i64, cells: &[String], err: &DomainError) {
+        let existing = match err {
+            DomainError::Duplicate { existing_id } => *existing_id,
+            _ => None,
+        };
+        self.fail_with(
+            row_number,
+            cells,
+            err.code().slug(),
+            &err.item_errors(),
+            existing,
+        );
+    }
+
+    fn fail_with(
+        &mut self,
+        row_number: i64,
+        cells: &[String],
+        code: &str,
+        errors: &[ItemError],
+        lead_id: Option<i64>,
+    ) {
+        self.failed += 1;
+        self.rows.push(import_row::ActiveModel {
+            job_id: NotSet,
+            row_number: Set(row_number),
+            status: Set(ImportRowStatus::Failed),
+            lead_id: Set(lead_id),
+            code: Set(Some(code.to_owned())),
+            errors: Set(serde_json::to_string(errors).ok()),
+            cells: Set(serde_json::to_string(cells).ok()),
+        });
+    }
+}
+
+fn row_status(status: ItemStatus) -> ImportRowStatus {
+    match status {
+        ItemStatus::Created => ImportRowStatus::Created,
+        ItemStatus::Updated => ImportRowStatus::Updated,
+        ItemStatus::Skipped | ItemStatus::Deleted => ImportRowStatus::Skipped,
+    }
+}
+
+/// Parses an optional enum cell (case-insensitive); a bad value is a field error.
+fn enum_cell<T: ActiveEnum<Value = String>>(
+    cell: Option<&str>,
+    field: &str,
+    default: T,
+) -> Result<T, DomainError> {
+    match cell {
+        None => Ok(default),
+        Some(text) => T::try_from_value(&text.trim().to_ascii_uppercase()).map_err(|_| {
+            DomainError::field(
+                field,
+                batch::FieldCode::InvalidValue,
+                &format!("{field} is not one of the allowed values"),
+            )
+        }),
+    }
+}
+
+impl Writer<'_> {
+    /// Writes one chunk (skipping rows committed before a resume). A lost
+    /// unique-index race rolls the chunk back and writes it again row by row.
+    async fn write(&mut self, rows: Vec<PreparedRow>) -> Result<(), JobError> {
+        let rows: Vec<PreparedRow> = rows
+            .into_iter()
+            .filter(|r| i64::try_from(r.row_number).unwrap_or(i64::MAX) > self.processed)
+            .collect();
+        let Some(last) = rows.last().map(|r| r.row_number) else {
+            return Ok(());
+        };
+        let last = i64::try_from(last).unwrap_or(i64::MAX);
+        match self.write_chunk(&rows, last, false).await {
+            Err(JobError::Lease(super::LeaseError::Db(err)))
+                if DomainError::is_unique_violation(&err) =>
+            {
+                tracing::info!(
+                    job.id = self.job_id,
+                    "unique race in a bulk insert; writing the chunk row by row"
+                );
+                self.write_chunk(&rows, last, true).await
+            }
+            other => other,
+        }
+    }
+
+    async fn write_chunk(
+        &mut self,
+        rows: &[PreparedRow],
+        last: i64,
+        careful: bool,
+    ) -> Result<(), JobError> {
+        let txn = store::begin_write(self.db).await?;
+        self.lease.hold(&txn, self.processed).await?;
+        let mut result = ChunkResult::default();
+        let ready = self.check_rows(rows, &mut result);
+        let on_duplicate = self.params.on_duplicate();
+        let keys: Vec<String> = ready
+            .iter()
+            .map(|(_, r)| r.lead.email.key.as_str().to_owned())
+            .collect();
+        let mut existing: HashMap<String, lead::Model> =
+            store::leads::live_by_email_keys(&txn, self.p, keys)
+                .await
+                .map_err(domain_err)?
+                .into_iter()
+                .map(|m| (m.email_key.clone(), m))
+                .collect();
+
+        // New leads of this chunk, in row order, and the rows that repeat them.
+        let mut new_leads: Vec<(usize, lead::ActiveModel)> = Vec::new();
+        let mut new_by_key: HashMap<String, usize> = HashMap::new();
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        for (cells, r) in &ready {
+            let key = r.lead.email.key.as_str().to_owned();
+            if self.params.dry_run {
+                self.dry_row(r, cells, &key, &existing, on_duplicate, &mut result);
+                continue;
+            }
+            if let Some(found) = existing.get(&key) {
+                let outcome: Outcome =
+                    create::on_existing(&txn, self.p, found, &r.lead, &r.placement, on_duplicate)
+                        .await
+                        .map_err(domain_err)?;
+                self.record(&mut result, r, cells, outcome, &mut existing, &key);
+            } else if let Some(&first) = new_by_key.get(&key) {
+                // A repeat of a row of this chunk that is not inserted yet; its
+                // lead id is known after the insert.
+                repeats.push((result.rows.len(), first));
+                match on_duplicate {
+                    OnDuplicate::Error => result.fail(
+                        r.row_number,
+                        cells,
+                        &DomainError::Duplicate { existing_id: None },
+                    ),
+                    OnDuplicate::Skip => result.push(r.row_number, ImportRowStatus::Skipped, None),
+                    OnDuplicate::Update => {
+                        fill_pending(&mut new_leads[first].1, r);
+                        result.push(r.row_number, ImportRowStatus::Updated, None);
+                    }
+                }
+            } else if careful {
+                let outcome: Outcome =
+                    create::insert(&txn, self.p, r.source, &r.lead, &r.placement, on_duplicate)
+                        .await
+                        .map_err(domain_err)?;
+                self.record(&mut result, r, cells, outcome, &mut existing, &key);
+            } else {
+                new_by_key.insert(key, new_leads.len());
+                result.push(r.row_number, ImportRowStatus::Created, None);
+                new_leads.push((result.rows.len() - 1, self.new_lead(r)));
+            }
+        }
+
+        // Bulk insert; ids come back by email key (unique among new rows).
+        let mut ids: Vec<Option<i64>> = vec![None; new_leads.len()];
+        let slots: Vec<usize> = new_leads.iter().map(|(slot, _)| *slot).collect();
+        let index_of: HashMap<String, usize> = new_by_key;
+        let models: Vec<lead::ActiveModel> = new_leads.into_iter().map(|(_, am)| am).collect();
+        for batch in models.chunks(INSERT_BATCH) {
+            let inserted = lead::Entity::insert_many(batch.to_vec())
+                .exec_with_returning(&txn)
+                .await?;
+            for model in inserted {
+                if let Some(&i) = index_of.get(&model.email_key) {
+                    ids[i] = Some(model.id);
+                }
+            }
+        }
+        for (i, slot) in slots.into_iter().enumerate() {
+            result.rows[slot].lead_id = Set(ids[i]);
+        }
+        for (slot, first) in repeats {
+            result.rows[slot].lead_id = Set(ids[first]);
+        }
+
+        let job_id = self.job_id;
+        let result_rows: Vec<import_row::ActiveModel> = result
+            .rows
+            .into_iter()
+            .map(|mut r| {
+                r.job_id = Set(job_id);
+                r
+            })
+            .collect();
+        for batch in result_rows.chunks(RESULT_BATCH) {
+            import_row::Entity::insert_many(batch.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        job::Entity::update_many()
+            .col_expr(job::Column::ProcessedRows, Expr::value(last))
+            .col_expr(
+                job::Column::CreatedCount,
+                Expr::col(job::Column::CreatedCount).add(result.created),
+            )
+            .col_expr(
+                job::Column::UpdatedCount,
+                Expr::col(job::Column::UpdatedCount).add(result.updated),
+            )
+            .col_expr(
+                job::Column::SkippedCount,
+                Expr::col(job::Column::SkippedCount).add(result.skipped),
+            )
+            .col_expr(
+                job::Column::FailedCount,
+                Expr::col(job::Column::FailedCount).add(result.failed),
+            )
+            .filter(job::Column::Id.eq(job_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        self.processed = last;
+        Ok(())
+    }
+
+    /// Turns prepared rows into rows ready to write; failures go to `result`.
+    fn check_rows<'r>(
+        &self,
+        rows: &'r [PreparedRow],
+        result: &mut ChunkResult,
+    ) -> Vec<(&'r [String], Ready)> {
+        let mut ready = Vec::with_capacity(rows.len());
+        for row in rows {
+            let number = i64::try_from(row.row_number).unwrap_or(i64::MAX);
+            let prepared = match &row.outcome {
+                Err(RowFailure::Row(e)) => {
+                    let errors = [ItemError {
+                        field: None,
+                        code: e.code.as_str().to_owned(),
+                        message: e.message.clone(),
+                    }];
+                    result.fail_with(number, &row.cells, "bad_request", &errors, None);
+                    continue;
+                }
+                Err(RowFailure::Fields(fields)) => {
+                    result.fail(number, &row.cells, &DomainError::Validation(fields.clone()));
+                    continue;
+                }
+                Ok(prepared) => prepared,
+            };
+            let market = prepared.market.as_deref().or(self.params.market.as_deref());
+            let placement = self.places.resolve(self.p, market, None, None);
+            let source = enum_cell(prepared.source.as_deref(), "source", LeadSource::Import);
+            let status = enum_cell(prepared.status.as_deref(), "status", LeadStatus::New);
+            match (placement, source, status) {
+                (Ok(placement), Ok(source), Ok(status)) => ready.push((
+                    row.cells.as_slice(),
+                    Ready {
+                        row_number: number,
+                        lead: prepared.lead.clone(),
+                        placement,
+                        source,
+                        status,
+                    },
+                )),
+                (placement, source, status) => {
+                    let mut fields = Vec::new();
+                    let mut other = None;
+                    for err in [placement.err(), source.err(), status.err()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        match err {
+                            DomainError::Validation(f) => fields.extend(f),
+                            e => other = other.or(Some(e)),
+                        }
+                    }
+                    let err = other.unwrap_or(DomainError::Validation(fields));
+                    result.fail(number, &row.cells, &err);
+                }
+            }
+        }
+        ready
+    }
+
+    /// Records the outcome of a row written on its own.
+    fn record(
+        &self,
+        result: &mut ChunkResult,
+        r: &Ready,
+        cells: &[String],
+        outcome: Outcome,
+        existing: &mut HashMap<String, lead::Model>,
+        key: &str,
+    ) {
+        match outcome {
+            Ok((status, model)) => {
+                result.push(r.row_number, row_status(status), Some(model.id));
+                existing.insert(key.to_owned(), model);
+            }
+            Err(err) => result.fail(r.row_number, cells, &err),
+        }
+    }
+
+    /// What a row would do, without writing anything.
+    fn dry_row(
+        &mut self,
+        r: &Ready,
+        cells: &[String],
+        key: &str,
+        existing: &HashMap<String, lead::Model>,
+        on_duplicate: OnDuplicate,
+        result: &mut ChunkResult,
+    ) {
+        let hit = match existing.get(key) {
+            Some(found) if !self.p.allows_placement(&found.market, found.team_id) => {
+                result.fail(
+                    r.row_number,
+                    cells,
+                    &DomainError::Duplicate { existing_id: None },
+                );
+                return;
+            }
+            Some(found) => Some(Some(found.id)),
+            None => self.dry_seen.get(key).copied(),
+        };
+        match hit {
+            None => {
+                self.dry_seen.insert(key.to_owned(), None);
+                result.push(r.row_number, ImportRowStatus::Created, None);
+            }
+            Some(id) => match on_duplicate {
+                OnDuplicate::Error => result.fail(
+                    r.row_number,
+                    cells,
+                    &DomainError::Duplicate { existing_id: id },
+                ),
+                OnDuplicate::Skip => result.push(r.row_number, ImportRowStatus::Skipped, id),
+                OnDuplicate::Update => result.push(r.row_number, ImportRowStatus::Updated, id),
+            },
+        }
+    }
+
+    fn new_lead(&self, r: &Ready) -> lead::ActiveModel {
+        let now = clock::now();
+        let clean = &r.lead;
+        lead::ActiveModel {
+            id: NotSet,
+            tenant_id: Set(self.p.tenant_id),
+            environment: Set(self.p.environment),
+            email: Set(clean.email.display.clone()),
+            email_key: Set(clean.email.key.as_str().to_owned()),
+            first_name: Set(clean.first_name.clone()),
+            last_name: Set(clean.last_name.clone()),
+            phone: Set(clean.phone.as_ref().map(|ph| ph.as_str().to_owned())),
+            company: Set(clean.company.clone()),
+            job_title: Set(clean.job_title.clone()),
+            source: Set(r.source),
+            status: Set(r.status),
+            score: Set(i32::from(clean.score.value())),
+            custom_fields: Set(serde_json::Value::Object(clean.custom_fields.clone()).to_string()),
+            market: Set(r.placement.market.clone()),
+            team_id: Set(None),
+            assigned_to_id: Set(None),
+            created_by_id: Set(Some(self.p.acting_user_id)),
+            merged_into_id: Set(None),
+            deleted_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }
+}
+
+/// `onDuplicate: UPDATE` against a lead not inserted yet: fill its empty fields.
+fn fill_pending(am: &mut lead::ActiveModel, r: &Ready) {
+    let clean = &r.lead;
+    if matches!(&am.phone, sea_orm::ActiveValue::Set(None))
+        && let Some(phone) = &clean.phone
+    {
+        am.phone = Set(Some(phone.as_str().to_owned()));
+    }
+    if matches!(&am.company, sea_orm::ActiveValue::Set(None)) && clean.company.is_some() {
+        am.company = Set(clean.company.clone());
+    }
+    if matches!(&am.job_title, sea_orm::ActiveValue::Set(None)) && clean.job_title.is_some() {
+        am.job_title = Set(clean.job_title.clone());
+    }
+    if let sea_orm::ActiveValue::Set(stored) = &am.custom_fields
+        && let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_str(stored)
+    {
+        let before = fields.len();
+        for (k, v) in &clean.custom_fields {
+            if fields.len() >= batch::record::canonical::CUSTOM_FIELDS_MAX_KEYS {
+                break;
+            }
+            fields.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if fields.len() != before {
+            am.custom_fields = Set(serde_json::Value::Object(fields).to_string());
+        }
+    }
+}

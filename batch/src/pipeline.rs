@@ -1,0 +1,308 @@
+//! The import pipeline: CSV rows in, validated leads (or per-row failures)
+//! out, chunk by chunk, in file order.
+//!
+//! [`prepare_chunk`] maps and validates one chunk on the rayon pool.
+//! [`prepare_stream`] runs the whole path over a reader in three stages on
+//! their own threads: parsing (`CsvRecords`), preparing (`prepare_chunk`,
+//! on rayon) and the caller, who consumes [`PreparedChunks`]. The stages are
+//! joined by rendezvous channels, so each holds at most one chunk and memory
+//! stays bounded by a handful of chunks whatever the file size. This is the
+//! code the server's import job runs (from a blocking thread) and the code
+//! `leadgraph-bench batch` measures.
+//!
+//! Every row gets a [`PreparedRow`], in order: a lead ready to store, or why
+//! the row failed. A fatal [`CsvError`] (unreadable header, a mapping that
+//! does not apply, I/O) ends the stream.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use rayon::prelude::*;
+
+use crate::csv::{CsvError, CsvRecords, RowError, SourceRow};
+use crate::outcome::FieldError;
+use crate::record::canonical::custom_fields_map;
+use crate::record::mapping::{ImportOptions, Mapping, merge_row_errors};
+use crate::record::{CleanLead, validate_fields};
+
+/// A row that passed validation, with the import-only attributes the server
+/// checks itself (they are not lead fields `batch` validates).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedLead {
+    /// The validated, canonical lead.
+    pub lead: CleanLead,
+    /// The `market` cell, trimmed; `None` when blank or unmapped.
+    pub market: Option<String>,
+    /// The `source` cell, trimmed.
+    pub source: Option<String>,
+    /// The `status` cell, trimmed.
+    pub status: Option<String>,
+}
+
+/// Why a row produced no lead.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowFailure {
+    /// The row could not be read (bad UTF-8, too many cells, too large).
+    Row(RowError),
+    /// The row was read but its fields are invalid: every problem, in field
+    /// order (mapping problems such as a non-numeric score included).
+    Fields(Vec<FieldError>),
+}
+
+/// One data row's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRow {
+    /// 1-based data row (header and blank rows not counted).
+    pub row_number: u64,
+    /// 1-based physical line where the row starts.
+    pub line: u64,
+    /// The row's cells as read (not trimmed), for a failed-rows report;
+    /// empty for a [`RowFailure::Row`] row, whose cells were not kept.
+    pub cells: Vec<String>,
+    /// The lead, or why there is none.
+    pub outcome: Result<PreparedLead, RowFailure>,
+}
+
+/// The phone region of a row: its market cell when that is two ASCII
+/// letters (uppercased), else `default_market`.
+fn row_region<'a>(
+    market: Option<&str>,
+    default_market: Option<&'a str>,
+    buf: &'a mut [u8; 2],
+) -> Option<&'a str> {
+    match market.map(str::as_bytes) {
+        Some(&[a, b]) if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+            *buf = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
+            std::str::from_utf8(buf).ok()
+        }
+        _ => default_market,
+    }
+}
+
+/// Maps and validates one row (see [`prepare_chunk`]).
+fn prepare_row(
+    mapping: &Mapping,
+    row: Result<SourceRow, RowError>,
+    default_market: Option<&str>,
+) -> PreparedRow {
+    let row = match row {
+        Ok(row) => row,
+        Err(error) => {
+            return PreparedRow {
+                row_number: error.row_number,
+                line: error.line,
+                cells: Vec::new(),
+                outcome: Err(RowFailure::Row(error)),
+            };
+        }
+    };
+    // `map_row` + `validate_new` + `with_row_errors`, without copying the
+    // cells into a `RawLead` first.
+    let mut mapped = mapping.map_cells(&row.raw);
+    let mut buf = [0; 2];
+    let region = row_region(mapped.market, default_market, &mut buf);
+    let custom = custom_fields_map(std::mem::take(&mut mapped.custom));
+    let outcome = merge_row_errors(
+        &mapped.row_errors,
+        validate_fields(&mapped.lead(), custom, region),
+    );
+    let outcome = match outcome {
+        Ok(lead) => Ok(PreparedLead {
+            lead,
+            market: mapped.market.map(str::to_owned),
+            source: mapped.source.map(str::to_owned),
+            status: mapped.status.map(str::to_owned),
+        }),
+        Err(errors) => Err(RowFailure::Fields(errors)),
+    };
+    PreparedRow {
+        row_number: row.row_number,
+        line: row.line,
+        cells: row.raw,
+        outcome,
+    }
+}
+
+/// Maps (`Mapping::map_row`) and validates (`validate_new`) a chunk on the
+/// rayon pool, order kept: result `i` belongs to `rows[i]`.
+///
+/// The phone region of a row is its market cell (trimmed, uppercased) when
+/// that is two letters, else `default_market`. The result is exactly what
+/// `map_row` + `validate_new` + `MappedRow::with_row_errors` give row by row.
+pub fn prepare_chunk(
+    mapping: &Mapping,
+    rows: Vec<Result<SourceRow, RowError>>,
+    default_market: Option<&str>,
+) -> Vec<PreparedRow> {
+    rows.into_par_iter()
+        .with_min_len(64)
+        .map(|row| prepare_row(mapping, row, default_market))
+        .collect()
+}
+
+type Chunk<T> = Result<Vec<T>, CsvError>;
+
+/// The prepared chunks of a CSV stream, in file order (see [`prepare_stream`]).
+///
+/// Each item is one non-empty chunk, or a fatal [`CsvError`] after which the
+/// iterator ends. Dropping it early stops the worker threads at their next
+/// hand-over.
+pub struct PreparedChunks {
+    headers: Vec<String>,
+    mapping: Mapping,
+    bytes_read: Arc<AtomicU64>,
+    chunks: Option<Receiver<Chunk<PreparedRow>>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl PreparedChunks {
+    /// The header cells as read (for a failed-rows CSV).
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// How the header's columns map to lead fields.
+    pub fn mapping(&self) -> &Mapping {
+        &self.mapping
+    }
+
+    /// Bytes of input parsed so far (BOM included), for progress reports;
+    /// runs ahead of the chunks yielded by at most two chunks.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Ends the stream; a worker that panicked becomes an error item.
+    fn finish(&mut self) -> Option<Chunk<PreparedRow>> {
+        self.chunks = None;
+        // `fold`, not `any`: every worker must be joined, not just up to the
+        // first that panicked.
+        #[allow(clippy::unnecessary_fold)]
+        let panicked = self
+            .workers
+            .drain(..)
+            .fold(false, |panicked, worker| worker.join().is_err() || panicked);
+        panicked.then(|| {
+            Err(CsvError::Io(std::io::Error::other(
+                "an import worker thread panicked",
+            )))
+        })
+    }
+}
+
+impl Iterator for PreparedChunks {
+    type Item = Result<Vec<PreparedRow>, CsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let received = self.chunks.as_ref()?.recv();
+        match received {
+            Ok(Ok(chunk)) => Some(Ok(chunk)),
+            Ok(Err(error)) => {
+                // Fatal: the workers stop after sending it.
+                let _ = self.finish();
+                Some(Err(error))
+            }
+            Err(_) => self.finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PreparedChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedChunks")
+            .field("headers", &self.headers)
+            .field("bytes_read", &self.bytes_read())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Streams `reader` as CSV in chunks of `chunk_rows` rows, parsing on one
+/// thread and mapping + validating ([`prepare_chunk`]) on another (which
+/// uses the rayon pool), so parsing overlaps validation and both overlap
+/// the caller's work on the previous chunk. Chunks come out in file order.
+///
+/// The header is read and mapped before this returns, so a bad header or
+/// mapping is the `Err` here ([`CsvError::Empty`], [`CsvError::Mapping`],
+/// …). Later, a failure to read the input is an `Err` item that ends the
+/// iterator. Per-row problems are [`RowFailure`]s, never errors.
+pub fn prepare_stream<R: Read + Send + 'static>(
+    reader: R,
+    options: ImportOptions,
+    default_market: Option<String>,
+    chunk_rows: usize,
+) -> Result<PreparedChunks, CsvError> {
+    let records = CsvRecords::new(reader, &options)?;
+    let headers = records.headers().to_vec();
+    let mapping = records.mapping().clone();
+    let bytes_read = Arc::new(AtomicU64::new(records.bytes_read()));
+
+    // Rendezvous channels: a stage hands over a chunk only when the next
+    // stage asks for it, so at most one chunk waits at each hand-over.
+    let (raw_tx, raw_rx) = sync_channel(0);
+    let (out_tx, out_rx) = sync_channel(0);
+    let progress = Arc::clone(&bytes_read);
+    let parser = std::thread::Builder::new()
+        .name("csv-parse".to_owned())
+        .spawn(move || parse_stage(records, chunk_rows, &progress, &raw_tx))
+        .map_err(CsvError::Io)?;
+    let stage_mapping = mapping.clone();
+    let preparer = std::thread::Builder::new()
+        .name("csv-prepare".to_owned())
+        .spawn(move || prepare_stage(&stage_mapping, default_market.as_deref(), &raw_rx, &out_tx))
+        .map_err(CsvError::Io)?;
+    Ok(PreparedChunks {
+        headers,
+        mapping,
+        bytes_read,
+        chunks: Some(out_rx),
+        workers: vec![parser, preparer],
+    })
+}
+
+/// Reads chunks until the input ends, a fatal error (sent on), or the
+/// receiver is gone.
+fn parse_stage<R: Read>(
+    mut records: CsvRecords<R>,
+    chunk_rows: usize,
+    progress: &AtomicU64,
+    tx: &SyncSender<Chunk<Result<SourceRow, RowError>>>,
+) {
+    loop {
+        let chunk = records.next_chunk(chunk_rows);
+        progress.store(records.bytes_read(), Ordering::Relaxed);
+        match chunk {
+            Ok(rows) if rows.is_empty() => return,
+            Ok(rows) => {
+                if tx.send(Ok(rows)).is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                let _ = tx.send(Err(error));
+                return;
+            }
+        }
+    }
+}
+
+/// Prepares each chunk as it arrives and passes it (or the error) on.
+fn prepare_stage(
+    mapping: &Mapping,
+    default_market: Option<&str>,
+    rx: &Receiver<Chunk<Result<SourceRow, RowError>>>,
+    tx: &SyncSender<Chunk<PreparedRow>>,
+) {
+    for chunk in rx {
+        let prepared = chunk.map(|rows| prepare_chunk(mapping, rows, default_market));
+        let fatal = prepared.is_err();
+        if tx.send(prepared).is_err() || fatal {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

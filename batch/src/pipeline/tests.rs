@@ -1,0 +1,227 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{self, Cursor, Read};
+
+use super::*;
+use crate::csv::RowErrorCode;
+use crate::outcome::FieldCode;
+use crate::{parse_mapping, validate_new};
+
+const HEADER: &str = "Email,First Name,Last Name,Phone,Market,Lead Source,Notes\n";
+
+fn csv(rows: &[String]) -> Vec<u8> {
+    let mut text = HEADER.to_owned();
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+fn good(i: usize) -> String {
+    format!(
+        "person{i}@example.com,First{i},Last{i},(415) 555-{:04},,Web,note {i}",
+        i % 10_000
+    )
+}
+
+fn collect(bytes: Vec<u8>, chunk_rows: usize) -> Vec<PreparedRow> {
+    let stream = prepare_stream(
+        Cursor::new(bytes),
+        ImportOptions::default(),
+        Some("US".to_owned()),
+        chunk_rows,
+    )
+    .unwrap();
+    let mut rows = Vec::new();
+    for chunk in stream {
+        let chunk = chunk.unwrap();
+        assert!(!chunk.is_empty() && chunk.len() <= chunk_rows);
+        rows.extend(chunk);
+    }
+    rows
+}
+
+#[test]
+fn rows_come_out_in_file_order_with_their_numbers() {
+    let rows: Vec<String> = (1..=1000).map(good).collect();
+    let prepared = collect(csv(&rows), 7);
+    assert_eq!(prepared.len(), 1000);
+    for (i, row) in prepared.iter().enumerate() {
+        let n = i as u64 + 1;
+        assert_eq!((row.row_number, row.line), (n, n + 1));
+        let lead = &row.outcome.as_ref().unwrap().lead;
+        assert_eq!(lead.email.display, format!("person{n}@example.com"));
+        assert_eq!(row.cells[1], format!("First{n}"));
+    }
+}
+
+#[test]
+fn blank_lines_and_quoted_breaks_keep_lines_exact() {
+    let rows = vec![
+        good(1),
+        String::new(),
+        "b@example.com,Bea,\"Two\nLines\",,,,".to_owned(),
+        good(3),
+    ];
+    let prepared = collect(csv(&rows), 2);
+    let numbers: Vec<(u64, u64)> = prepared.iter().map(|r| (r.row_number, r.line)).collect();
+    assert_eq!(numbers, [(1, 2), (2, 4), (3, 6)]);
+    assert_eq!(
+        prepared[1].outcome.as_ref().unwrap().lead.last_name,
+        "Two Lines"
+    );
+}
+
+#[test]
+fn a_failing_row_fails_alone_and_keeps_its_cells() {
+    let rows = vec![
+        good(1),
+        "not-an-email,Ada,,123,,,".to_owned(),
+        "x@example.com,A,B,,,,,surplus".to_owned(),
+        good(4),
+    ];
+    let prepared = collect(csv(&rows), 10);
+    assert!(prepared[0].outcome.is_ok() && prepared[3].outcome.is_ok());
+    let Err(RowFailure::Fields(errors)) = &prepared[1].outcome else {
+        panic!("row 2 should fail validation");
+    };
+    let fields: Vec<(&str, FieldCode)> =
+        errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+    assert_eq!(
+        fields,
+        [
+            ("email", FieldCode::InvalidFormat),
+            ("lastName", FieldCode::Required),
+            ("phone", FieldCode::InvalidFormat),
+        ]
+    );
+    assert_eq!(prepared[1].cells[0], "not-an-email");
+    let Err(RowFailure::Row(error)) = &prepared[2].outcome else {
+        panic!("row 3 should be a row error");
+    };
+    assert_eq!(
+        (error.code, error.row_number, error.line),
+        (RowErrorCode::TooManyFields, 3, 4)
+    );
+    assert!(prepared[2].cells.is_empty());
+}
+
+#[test]
+fn the_market_cell_picks_the_phone_region() {
+    let rows = vec![
+        "a@example.com,A,B,98765 43210,in,,".to_owned(),
+        "b@example.com,A,B,98765 43210,,,".to_owned(),
+        "c@example.com,A,B,(415) 555-0123,India,,".to_owned(),
+    ];
+    let prepared = collect(csv(&rows), 10);
+    let lead = prepared[0].outcome.as_ref().unwrap();
+    assert_eq!(lead.lead.phone.as_ref().unwrap().as_str(), "+919876543210");
+    assert_eq!(lead.market.as_deref(), Some("in"));
+    // Default US: not a valid US number.
+    assert!(prepared[1].outcome.is_err());
+    // Not a two-letter code: the default region applies.
+    let lead = prepared[2].outcome.as_ref().unwrap();
+    assert_eq!(lead.lead.phone.as_ref().unwrap().as_str(), "+14155550123");
+}
+
+#[test]
+fn source_and_custom_fields_are_passed_on() {
+    let prepared = collect(csv(&[good(1)]), 10);
+    let lead = prepared[0].outcome.as_ref().unwrap();
+    assert_eq!(lead.source.as_deref(), Some("Web"));
+    assert_eq!(lead.status, None);
+    assert_eq!(lead.lead.custom_fields["notes"], "note 1");
+}
+
+#[test]
+fn a_mapping_error_is_returned_up_front() {
+    let options = ImportOptions {
+        explicit: parse_mapping("Cell=phone").unwrap(),
+        ..ImportOptions::default()
+    };
+    let error = prepare_stream(Cursor::new(csv(&[good(1)])), options, None, 10).unwrap_err();
+    assert_eq!(error.code(), "invalid_mapping");
+    let error =
+        prepare_stream(Cursor::new(Vec::new()), ImportOptions::default(), None, 10).unwrap_err();
+    assert_eq!(error.code(), "empty_file");
+}
+
+/// Yields `good` bytes, then fails.
+struct Failing {
+    good: Cursor<Vec<u8>>,
+}
+
+impl Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.good.read(buf)? {
+            0 => Err(io::Error::other("disk on fire")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn an_io_error_ends_the_stream() {
+    let rows: Vec<String> = (1..=600).map(good).collect(); // past the sniffed 16 KiB
+    let reader = Failing {
+        good: Cursor::new(csv(&rows)),
+    };
+    let mut stream = prepare_stream(reader, ImportOptions::default(), None, 1000).unwrap();
+    let error = stream.next().unwrap().unwrap_err();
+    assert_eq!(error.code(), "io_error");
+    assert!(stream.next().is_none());
+}
+
+#[test]
+fn headers_and_mapping_are_exposed() {
+    let stream = prepare_stream(
+        Cursor::new(csv(&[good(1)])),
+        ImportOptions::default(),
+        None,
+        10,
+    )
+    .unwrap();
+    assert_eq!(stream.headers()[0], "Email");
+    assert!(stream.mapping().missing_required().is_empty());
+}
+
+#[test]
+fn dropping_the_stream_early_stops_the_workers() {
+    let rows: Vec<String> = (1..=5000).map(good).collect();
+    let mut stream =
+        prepare_stream(Cursor::new(csv(&rows)), ImportOptions::default(), None, 10).unwrap();
+    assert_eq!(stream.next().unwrap().unwrap().len(), 10);
+    drop(stream);
+}
+
+#[test]
+fn prepare_chunk_matches_row_by_row_validation() {
+    let rows: Vec<String> = (1..=300)
+        .map(|i| match i % 5 {
+            0 => format!("bad{i},A,B,,,,"),
+            1 => format!("u{i}@example.com,A,B,+91 98765 43210,IN,Web,"),
+            _ => good(i),
+        })
+        .collect();
+    let bytes = csv(&rows);
+    let mut records = CsvRecords::new(bytes.as_slice(), &ImportOptions::default()).unwrap();
+    let chunk = records.next_chunk(1000).unwrap();
+    let expected: Vec<_> = chunk
+        .iter()
+        .map(|row| {
+            let row = row.as_ref().unwrap();
+            let mapped = records.mapping().map_row(row);
+            let region = mapped.market.clone().unwrap_or_else(|| "US".to_owned());
+            mapped.with_row_errors(validate_new(&mapped.raw, Some(&region)))
+        })
+        .collect();
+    let prepared = prepare_chunk(records.mapping(), chunk, Some("US"));
+    for (row, expected) in prepared.into_iter().zip(expected) {
+        match (row.outcome, expected) {
+            (Ok(p), Ok(lead)) => assert_eq!(p.lead, lead),
+            (Err(RowFailure::Fields(a)), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!("row {}: {a:?} vs {b:?}", row.row_number),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The fast path must never disagree with `phonenumber`: both run on many
+//! generated numbers, in every spelling and several regions. Set
+//! `PHONE_FAST_CASES` to run more cases (e.g. `2000000` in release mode).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use proptest::prelude::*;
+
+use super::{Fast, e164};
+use crate::record::canonical::phone::slow_e164;
+
+const REGIONS: [Option<&str>; 16] = [
+    None,
+    Some("US"),
+    Some("CA"),
+    Some("IN"),
+    Some("GB"),
+    Some("AU"),
+    Some("DE"),
+    Some("FR"),
+    Some("BR"),
+    Some("MX"),
+    Some("JP"),
+    Some("IT"),
+    Some("NZ"),
+    Some("AR"),
+    Some("RU"),
+    Some("PR"),
+];
+
+fn region(code: Option<&str>) -> Option<phonenumber::country::Id> {
+    code.and_then(|c| c.parse().ok())
+}
+
+/// Compares one input; true when the fast path answered.
+fn agrees(code: Option<&str>, input: &str) -> bool {
+    let region = region(code);
+    let fast = e164(region, input);
+    let slow = slow_e164(region, input);
+    match (&fast, slow) {
+        (Fast::Unsupported, _) => false,
+        (Fast::Valid(a), Some(b)) if *a == b => true,
+        (Fast::Invalid, None) => true,
+        (fast, slow) => panic!("{input:?} in {code:?}: fast {fast:?}, phonenumber {slow:?}"),
+    }
+}
+
+fn cases(default: usize) -> usize {
+    std::env::var("PHONE_FAST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    fn digits(&mut self, n: usize, out: &mut String) {
+        for _ in 0..n {
+            out.push(char::from(b'0' + self.below(10) as u8));
+        }
+    }
+}
+
+/// National digits of some shape: NANP (any area and exchange code, so
+/// invalid ones too), Indian mobiles, London, other lengths.
+fn body(rng: &mut Rng) -> String {
+    let mut d = String::new();
+    match rng.below(8) {
+        0..3 => rng.digits(10, &mut d),
+        3 => {
+            d.push_str(rng.pick(&[
+                "415", "212", "416", "604", "787", "876", "800", "900", "555", "011", "211",
+            ]));
+            d.push_str(rng.pick(&["555", "011", "211", "958", "100", "200", "911", "234"]));
+            rng.digits(4, &mut d);
+        }
+        4 => {
+            d.push_str(rng.pick(&["98", "70", "60", "50", "11", "22", "80"]));
+            rng.digits(8, &mut d);
+        }
+        5 => {
+            d.push_str(rng.pick(&["20", "7", "1", "3", "0"]));
+            let n = 7 + rng.below(4);
+            rng.digits(n, &mut d);
+        }
+        _ => {
+            let n = rng.below(19);
+            rng.digits(n, &mut d);
+        }
+    }
+    d
+}
+
+/// `digits` written the way people write numbers.
+fn spell(rng: &mut Rng, digits: &str) -> String {
+    let prefix = rng.pick(&[
+        "", "", "", "+", "+1", "+1 ", "1", "1 ", "1-", "+91", "+91 ", "0", "00", "011", "011 ",
+        "+44", "+44 (0)", "+0", "+ ", "(", "+61 ", "+49", "+7", "+52 1 ", "001 ", "8 ",
+    ]);
+    let mut out = prefix.to_owned();
+    let n = digits.len();
+    match rng.below(7) {
+        0 => out.push_str(digits),
+        1 if n >= 10 => {
+            let (a, rest) = digits.split_at(3);
+            let (b, c) = rest.split_at(3);
+            out.push_str(&format!("({a}) {b}-{c}"));
+        }
+        2 if n >= 7 => {
+            let (a, rest) = digits.split_at(3);
+            let (b, c) = rest.split_at(3);
+            out.push_str(&format!("{a}-{b}-{c}"));
+        }
+        3 if n >= 7 => {
+            let (a, rest) = digits.split_at(3);
+            let (b, c) = rest.split_at(3);
+            out.push_str(&format!("{a}.{b}.{c}"));
+        }
+        _ => {
+            // Random separators between random groups.
+            for (i, ch) in digits.chars().enumerate() {
+                if i > 0 && rng.below(4) == 0 {
+                    out.push_str(rng.pick(&[" ", "-", ".", " - ", ") ", "(", ")"]));
+                }
+                out.push(ch);
+            }
+        }
+    }
+    if rng.below(10) == 0 {
+        out.push_str(rng.pick(&[")", "-", ".", " ("]));
+    }
+    out.trim().to_owned()
+}
+
+#[test]
+fn fast_path_agrees_with_phonenumber_on_generated_spellings() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let total = cases(20_000);
+    let mut answered = 0;
+    for _ in 0..total {
+        let digits = body(&mut rng);
+        let input = spell(&mut rng, &digits);
+        let code = REGIONS[rng.below(REGIONS.len())];
+        answered += usize::from(agrees(code, &input));
+    }
+    // Plain spellings are what the fast path is for.
+    assert!(answered * 10 >= total * 9, "{answered} of {total} answered");
+}
+
+#[test]
+fn fast_path_agrees_on_every_nanp_area_and_exchange_class() {
+    // Every area code, with exchange codes of each class (N11, 0xx, 1xx, 555, ordinary).
+    let exchanges = ["011", "111", "211", "555", "958", "234", "911", "100"];
+    let stride = if cases(0) > 0 { 1 } else { 7 };
+    for area in (0..1000).step_by(stride) {
+        for exchange in exchanges {
+            let digits = format!("{area:03}{exchange}0123");
+            for (i, code) in [Some("US"), Some("CA"), None].into_iter().enumerate() {
+                let spelled = [
+                    format!("+1{digits}"),
+                    format!("({}) {}-{}", &digits[..3], &digits[3..6], &digits[6..]),
+                    format!("{}-{}-{}", &digits[..3], &digits[3..6], &digits[6..]),
+                    format!("+1 {} {} {}", &digits[..3], &digits[3..6], &digits[6..]),
+                    format!("1{digits}"),
+                ];
+                let input = &spelled[(area + i) % spelled.len()];
+                assert!(agrees(code, input) || !input.starts_with('+'), "{input}");
+            }
+        }
+    }
+}
+
+#[test]
+fn known_answers() {
+    let us = region(Some("US"));
+    assert_eq!(
+        e164(us, "(415) 555-0123"),
+        Fast::Valid("+14155550123".to_owned())
+    );
+    // phonenumber strips a national prefix by the *default* region's rules,
+    // even for a `+44` number: India's `0` goes, the US `1` does not.
+    assert_eq!(e164(us, "+44 (0)20 7946 0958"), Fast::Invalid);
+    assert_eq!(
+        e164(region(Some("IN")), "+44 (0)20 7946 0958"),
+        Fast::Valid("+442079460958".to_owned())
+    );
+    assert_eq!(e164(us, "+1 000 000 0000"), Fast::Invalid);
+    assert_eq!(e164(us, "555-0123"), Fast::Invalid);
+    assert_eq!(e164(us, "tel:+14155550123"), Fast::Unsupported);
+    assert_eq!(e164(us, "415 555 0123 x12"), Fast::Unsupported);
+    let india = region(Some("IN"));
+    assert_eq!(
+        e164(india, "098765 43210"),
+        Fast::Valid("+919876543210".to_owned())
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(2_000) as u32))]
+
+    #[test]
+    fn fast_path_agrees_on_arbitrary_plain_text(
+        input in prop_oneof![
+            "\\+?[0-9 ().-]{0,20}",
+            "\\+?[0-9]{1,3}[ -]?[0-9]{0,14}",
+            "[0-9]{0,18}",
+        ],
+        code in prop::sample::select(REGIONS.to_vec()),
+    ) {
+        let input = input.trim();
+        agrees(code, input);
+    }
+}

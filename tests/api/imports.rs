@@ -1,0 +1,553 @@
+//! CSV imports: `POST /v1/imports` (waited and queued), job status, results
+//! pages and the failed-rows CSV, GraphQL `startImport`/`importJob`, limits,
+//! and a crash in the middle of a large import.
+
+use std::time::Duration;
+
+use entity::{import_row, job, lead};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+/// POSTs `body` as `text/csv` to `/v1/imports?{query}`.
+async fn post_csv(
+    app: &TestApp,
+    key: &str,
+    query: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let resp = app
+        .client
+        .post(format!("{}/v1/imports?{query}", app.base))
+        .header("X-API-Key", key)
+        .header("Content-Type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("JSON envelope"))
+}
+
+async fn get_json(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("JSON envelope"))
+}
+
+/// Polls the job until it is COMPLETED or FAILED.
+async fn finished(app: &TestApp, key: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let (status, body) = get_json(app, key, &format!("/v1/imports/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        let state = body["data"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if state == "COMPLETED" || state == "FAILED" {
+            return body["data"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("import {id} did not finish");
+}
+
+/// (status, code, fields of the errors) per row.
+fn outcomes(results: &Value) -> Vec<(u64, String, Vec<String>)> {
+    results
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            let fields = r["errors"]
+                .as_array()
+                .expect("errors")
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}:{}",
+                        e["field"].as_str().unwrap_or("-"),
+                        e["code"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            (
+                r["status"].as_u64().expect("status"),
+                r["code"].as_str().expect("code").to_owned(),
+                fields,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_waited_import_of_a_messy_file_reports_every_row() {
+    let app = spawn_app().await;
+    let key = app.acme.live.clone();
+    let existing = app
+        .create_lead(&key, json!({ "email": "old@example.com", "market": "US" }))
+        .await;
+    // BOM, `;` delimiter, CRLF, header synonyms, a quoted field with a line
+    // break and a `;`, an unmapped column, and one row per kind of problem.
+    let file = "\u{feff}E-Mail;Given Name;Surname;Mobile;Organization;Title;Notes\r\n\
+        ada@example.com;Ada;Lovelace;(415) 555-2671;Acme;CTO;\"line one\r\nline; two\"\r\n\
+        not-an-email;Bob;Smith;;;;\r\n\
+        ADA@Example.com;Ada;Again;;;;\r\n\
+        OLD@example.com;Old;Timer;;;;\r\n\
+        carl@example.com;Carl;;;;;\r\n\
+        dora@example.com;Dora;Explorer;12;;;\r\n\
+        \r\n\
+        eve@example.com;Eve;Adams;;Initech;;vip\r\n";
+    let (status, body) = post_csv(&app, &key, "wait=true&market=US&fileName=messy.csv", file).await;
+    assert_eq!(status, 207, "{body}");
+    let data = &body["data"];
+    assert_eq!(data["job"]["status"], "COMPLETED");
+    assert_eq!(data["job"]["fileName"], "messy.csv");
+    assert_eq!(data["job"]["totalRows"], 7);
+    assert_eq!(
+        (
+            data["job"]["created"].as_i64(),
+            data["job"]["failed"].as_i64()
+        ),
+        (Some(2), Some(5))
+    );
+    let rows: Vec<u64> = data["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["row"].as_u64().expect("row"))
+        .collect();
+    assert_eq!(rows, vec![1, 2, 3, 4, 5, 6, 7]);
+    let s = |v: &str| v.to_owned();
+    assert_eq!(
+        outcomes(&data["results"]),
+        vec![
+            (201, s("created"), vec![]),
+            (422, s("validation_failed"), vec![s("email:invalid_format")]),
+            (409, s("duplicate"), vec![s("email:duplicate")]),
+            (409, s("duplicate"), vec![s("email:duplicate")]),
+            (422, s("validation_failed"), vec![s("lastName:required")]),
+            (422, s("validation_failed"), vec![s("phone:invalid_format")]),
+            (201, s("created"), vec![]),
+        ]
+    );
+    let results = data["results"].as_array().expect("results");
+    // The in-file duplicate names the lead of row 1; the database one, the old lead.
+    assert_eq!(results[2]["id"], results[0]["id"]);
+    assert_eq!(results[3]["id"].as_str(), Some(existing.as_str()));
+
+    let ada = app
+        .gql(
+            &key,
+            "query($id: ID!) { lead(id: $id) { email phone company jobTitle source market customFields } }",
+            json!({ "id": results[0]["id"] }),
+        )
+        .await;
+    ada.ok();
+    assert_eq!(
+        ada.data("lead"),
+        &json!({
+            "email": "ada@example.com", "phone": "+14155552671", "company": "Acme",
+            "jobTitle": "CTO", "source": "IMPORT", "market": "US",
+            "customFields": { "notes": "line one\r\nline; two" }
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_queued_import_runs_in_the_background_and_its_failed_rows_come_back_as_csv() {
+    let app = spawn_app_with(|a| {
+        a.webhooks.allow_private = true;
+        a.webhooks.dispatcher = false;
+    })
+    .await;
+    let key = app.acme.live.clone();
+    app.gql(
+        &key,
+        "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { secret } }",
+        json!({ "i": { "url": "http://127.0.0.1:9/hook", "eventTypes": ["import.completed"] } }),
+    )
+    .await
+    .ok();
+    let file = "email,first name,last name,score\n\
+        a@example.com,Ann,One,10\n\
+        b@example.com,Ben,,20\n\
+        c@example.com,Cid,Three,x\n\
+        d@example.com,Dee,Four,\n";
+    let (status, body) = post_csv(&app, &key, "market=US", file).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(matches!(
+        body["data"]["status"].as_str(),
+        Some("QUEUED" | "RUNNING" | "COMPLETED")
+    ));
+    let id = body["data"]["id"].as_str().expect("job id").to_owned();
+    let job = finished(&app, &key, &id).await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(
+        (job["created"].as_i64(), job["failed"].as_i64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        (job["processedRows"].as_i64(), job["progress"].as_f64()),
+        (Some(4), Some(1.0))
+    );
+
+    let csv = app
+        .client
+        .get(format!(
+            "{}/v1/imports/{id}/results?status=FAILED&format=csv",
+            app.base
+        ))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    assert_eq!(
+        csv.text().await.expect("body"),
+        "email,first name,last name,score,errors\n\
+         b@example.com,Ben,,20,lastName: lastName is required\n\
+         c@example.com,Cid,Three,x,score: score must be a whole number\n"
+    );
+
+    // One `import.completed` event in the outbox, with the job's figures.
+    let events = entity::webhook_event::Entity::find()
+        .filter(entity::webhook_event::Column::EventType.eq("import.completed"))
+        .all(&app.db)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 1);
+    let payload: Value = serde_json::from_str(&events[0].payload).expect("payload");
+    assert_eq!(payload["job"]["importJob"]["id"], json!(id), "{payload}");
+    assert_eq!(payload["job"]["importJob"]["created"], 2);
+
+    // JSON pages: every row exactly once, in order.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = get_json(
+            &app,
+            &key,
+            &format!("/v1/imports/{id}/results?limit=3&cursor={cursor}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        for r in page["data"]["results"].as_array().expect("results") {
+            seen.push((
+                r["row"].as_i64().expect("row"),
+                r["code"].as_str().expect("code").to_owned(),
+            ));
+        }
+        match page["data"]["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    let codes: Vec<(i64, &str)> = seen.iter().map(|(r, c)| (*r, c.as_str())).collect();
+    assert_eq!(
+        codes,
+        vec![
+            (1, "created"),
+            (2, "validation_failed"),
+            (3, "validation_failed"),
+            (4, "created")
+        ]
+    );
+
+    // The same file again: skip and update name the existing leads.
+    let (status, again) = post_csv(&app, &key, "market=US&onDuplicate=skip&wait=true", file).await;
+    assert_eq!(status, 207, "{again}");
+    assert_eq!(again["data"]["job"]["skipped"], 2);
+    assert_eq!(again["data"]["results"][0]["code"], "skipped");
+    assert!(again["data"]["results"][0]["id"].is_string(), "{again}");
+    let leads = lead::Entity::find().count(&app.db).await.expect("count");
+    assert_eq!(leads, 2);
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
+    let app = spawn_app().await;
+    let key = app.acme.live.clone();
+    let file = "email,first name,last name\nx@example.com,X,Ray\ny@example.com,Y,\nX@example.com,X,Again\n";
+    let (status, body) = post_csv(&app, &key, "market=US&dryRun=true&wait=true", file).await;
+    assert_eq!(status, 207, "{body}");
+    assert_eq!(body["data"]["job"]["dryRun"], true);
+    let codes: Vec<String> = outcomes(&body["data"]["results"])
+        .into_iter()
+        .map(|o| o.1)
+        .collect();
+    assert_eq!(codes, vec!["created", "validation_failed", "duplicate"]);
+    assert_eq!(lead::Entity::find().count(&app.db).await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn bad_files_options_and_limits_get_clear_errors() {
+    let app = spawn_app_with(|a| a.jobs.import_max_rows = 3).await;
+    let key = app.acme.live.clone();
+    let cases: Vec<(&str, &str, u16, &str)> = vec![
+        (
+            "market=US",
+            "email,first name,last name\na@x.com,A,B\nb@x.com,B,C\nc@x.com,C,D\nd@x.com,D,E\n",
+            413,
+            "payload_too_large",
+        ),
+        ("market=US", "name,company\nAda,Acme\n", 400, "bad_request"),
+        (
+            "market=US&mapping=Mail%3Dnowhere",
+            "Mail,first name,last name\na@x.com,A,B\n",
+            400,
+            "bad_request",
+        ),
+        (
+            "market=US&mapping=Missing%3Demail",
+            "email,first name,last name\na@x.com,A,B\n",
+            400,
+            "bad_request",
+        ),
+        ("market=US", "", 400, "bad_request"),
+        (
+            "market=US",
+            "email,first name,last name\n",
+            400,
+            "bad_request",
+        ),
+        ("market=US&dryRun=maybe", "email\n", 400, "bad_request"),
+        ("market=US&onDuplicate=merge", "email\n", 400, "bad_request"),
+        (
+            "market=FR",
+            "email,first name,last name\na@x.com,A,B\n",
+            422,
+            "validation_failed",
+        ),
+    ];
+    for (query, file, status, code) in cases {
+        let (got, body) = post_csv(&app, &key, query, file).await;
+        assert_eq!(
+            (got, body["errors"][0]["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {body}"
+        );
+        assert!(!body["message"].as_str().unwrap_or_default().is_empty());
+    }
+    assert_eq!(
+        job::Entity::find().count(&app.db).await.expect("count"),
+        0,
+        "refused uploads leave no job"
+    );
+
+    let reader = app
+        .create_key(&key, json!({ "operations": ["leads:read", "pii:read"] }))
+        .await;
+    let (status, body) = post_csv(
+        &app,
+        &reader,
+        "market=US",
+        "email,first name,last name\na@x.com,A,B\n",
+    )
+    .await;
+    assert_eq!(
+        (status, body["errors"][0]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+}
+
+#[tokio::test]
+async fn graphql_start_import_takes_a_multipart_upload_and_import_job_shows_progress() {
+    let app = spawn_app().await;
+    let key = app.acme.live.clone();
+    let operations = json!({
+        "query": "mutation($file: Upload!) { startImport(file: $file, market: \"US\", onDuplicate: SKIP) { id status fileName } }",
+        "variables": { "file": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(
+                b"email,name\nz@example.com,Zed Zulu\nbad,Bad Row\n".to_vec(),
+            )
+            .file_name("people.csv")
+            .mime_str("text/csv")
+            .expect("mime"),
+        );
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .header("X-API-Key", &key)
+        .multipart(form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["errors"].is_null(), "{body}");
+    let id = body["data"]["startImport"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(body["data"]["startImport"]["fileName"], "people.csv");
+
+    let mut job = Value::Null;
+    for _ in 0..300 {
+        let answer = app
+            .gql(
+                &key,
+                "query($id: ID!) { importJob(id: $id) { status totalRows processedRows created failed progress
+                   results(first: 10) { nodes { row status code lead { email firstName lastName } errors { field code } } } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        answer.ok();
+        job = answer.data("importJob").clone();
+        if job["status"] == "COMPLETED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(
+        (
+            job["totalRows"].as_i64(),
+            job["created"].as_i64(),
+            job["failed"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(
+        job["results"]["nodes"],
+        json!([
+            { "row": 1, "status": "CREATED", "code": null, "lead": { "email": "z@example.com", "firstName": "Zed", "lastName": "Zulu" }, "errors": [] },
+            { "row": 2, "status": "FAILED", "code": "validation_failed", "lead": null, "errors": [{ "field": "email", "code": "invalid_format" }] }
+        ])
+    );
+    let list = app
+        .gql(
+            &key,
+            "{ importJobs(first: 5) { totalCount nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    list.ok();
+    assert_eq!(list.data("importJobs.totalCount"), &json!(1));
+    let node = app
+        .gql(
+            &key,
+            "query($id: ID!) { node(id: $id) { ... on ImportJob { status } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(node.data("node.status"), &json!("COMPLETED"));
+
+    // A key limited to a market sees only the jobs it started.
+    let narrow = app
+        .create_key(
+            &key,
+            json!({ "operations": ["imports:run", "leads:read"], "markets": ["IN"] }),
+        )
+        .await;
+    let hidden = app
+        .gql(
+            &narrow,
+            "query($id: ID!) { importJob(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(hidden.code(), "not_found");
+    let (status, _) = get_json(&app, &narrow, &format!("/v1/imports/{id}")).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_import_killed_in_the_middle_resumes_and_writes_every_row_once() {
+    const ROWS: usize = 30_000;
+    let mut app = spawn_app_with(|a| {
+        a.jobs.import_chunk_rows = 250;
+        a.jobs.lease_secs = 2;
+    })
+    .await;
+    let key = app.acme.live.clone();
+    let mut file = String::from("email,first name,last name,company\n");
+    for i in 0..ROWS {
+        file.push_str(&format!(
+            "person{i}@example.com,First{i},Last{i},Co {}\n",
+            i % 97
+        ));
+    }
+    let (status, body) = post_csv(&app, &key, "market=US", file).await;
+    assert_eq!(status, 202, "{body}");
+    let job_id: i64 = job::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("job")
+        .id;
+
+    // Crash once some chunks are committed, well before the end.
+    let mut at_crash = 0;
+    for _ in 0..2_000 {
+        let j = job::Entity::find_by_id(job_id)
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("job");
+        if j.processed_rows > 0 {
+            at_crash = j.processed_rows;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    app.crash_and_restart_with(|a| {
+        a.jobs.import_chunk_rows = 250;
+        a.jobs.lease_secs = 2;
+        a.jobs.poll_ms = 100;
+    })
+    .await;
+    let j = job::Entity::find_by_id(job_id)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("job");
+    assert!(at_crash > 0, "no chunk was committed before the crash");
+    assert!(
+        j.processed_rows < ROWS as i64,
+        "the import finished before the crash ({} rows); nothing to resume",
+        j.processed_rows
+    );
+
+    let id = app
+        .codec
+        .encode(leadgraph::ids::NodeType::ImportJob, job_id);
+    let done = finished(&app, &key, &id).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_eq!(
+        (done["created"].as_i64(), done["failed"].as_i64()),
+        (Some(ROWS as i64), Some(0))
+    );
+    let j = job::Entity::find_by_id(job_id)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("job");
+    assert!(j.attempts >= 2, "the job was resumed by a second claim");
+    let leads = lead::Entity::find().count(&app.db).await.expect("count");
+    let results = import_row::Entity::find()
+        .filter(import_row::Column::JobId.eq(job_id))
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!((leads, results), (ROWS as u64, ROWS as u64));
+}
