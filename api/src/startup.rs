@@ -7,7 +7,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -27,15 +27,18 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // On every pooled connection (pragmas are per connection): WAL with
+        // `synchronous=NORMAL` (durable across application crashes; a power
+        // loss may drop the last commits) and an 8 MiB page cache.
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .pragma("cache_size", "-8192")
+        });
     let db = Database::connect(opts)
         .await
         .with_context(|| format!("connecting to the database ({})", redact(url)))?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .await
-            .context("configuring SQLite")?;
-    }
     Ok(db)
 }
 

@@ -50,3 +50,41 @@ async fn unknown_routes_are_404() {
     let app = spawn_app().await;
     assert_eq!(app.get("/nope").await.status(), 404);
 }
+
+/// SQLite pragmas are per connection: every pooled connection must run in WAL
+/// with `synchronous=NORMAL`, not only the first one (a regression once).
+#[tokio::test]
+async fn every_pooled_sqlite_connection_is_configured() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    // Hold several connections at once, so they cannot all be the same one.
+    let mut txns = Vec::new();
+    for _ in 0..6 {
+        txns.push(app.db.begin().await.expect("begin"));
+    }
+    for txn in &txns {
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA synchronous",
+            ))
+            .await
+            .expect("pragma")
+            .expect("row");
+        let level: i32 = row.try_get_by_index(0).expect("value");
+        assert_eq!(level, 1, "synchronous=NORMAL on every connection");
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA journal_mode",
+            ))
+            .await
+            .expect("pragma")
+            .expect("row");
+        let mode: String = row.try_get_by_index(0).expect("value");
+        assert_eq!(mode, "wal");
+    }
+}

@@ -551,3 +551,64 @@ async fn an_import_killed_in_the_middle_resumes_and_writes_every_row_once() {
         .expect("count");
     assert_eq!((leads, results), (ROWS as u64, ROWS as u64));
 }
+
+#[tokio::test]
+async fn two_instances_on_one_database_run_each_import_exactly_once() {
+    let app = spawn_app_with(|a| a.jobs.import_chunk_rows = 100).await;
+    let key = app.acme.live.clone();
+    // A second server with its own job runner on the same database.
+    let mut args = leadgraph::config::ServeArgs {
+        bind: "127.0.0.1:0".into(),
+        ..leadgraph::config::ServeArgs::default()
+    };
+    args.jobs.import_chunk_rows = 100;
+    args.jobs.poll_ms = 20;
+    let other = leadgraph::startup::App::build(&app.database_url, &args)
+        .await
+        .expect("second instance");
+    let other_base = format!("http://127.0.0.1:{}", other.port());
+    let (_stop_other, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(other.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    // Six imports, sent alternately to both instances.
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let mut file = String::from("email,first name,last name\n");
+        for i in 0..1_000 {
+            file.push_str(&format!("p{n}x{i}@example.com,P{n},X{i}\n"));
+        }
+        let base = if n % 2 == 0 { &app.base } else { &other_base };
+        let resp = app
+            .client
+            .post(format!("{base}/v1/imports?market=US"))
+            .header("X-API-Key", &key)
+            .body(file)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 202);
+        let body: Value = resp.json().await.expect("json");
+        ids.push(body["data"]["id"].as_str().expect("id").to_owned());
+    }
+    for id in &ids {
+        let job = finished(&app, &key, id).await;
+        assert_eq!(
+            (job["status"].as_str(), job["created"].as_i64()),
+            (Some("COMPLETED"), Some(1_000)),
+            "{job}"
+        );
+    }
+    let jobs = job::Entity::find().all(&app.db).await.expect("jobs");
+    assert!(
+        jobs.iter().all(|j| j.attempts == 1),
+        "each job was claimed once"
+    );
+    let leads = lead::Entity::find().count(&app.db).await.expect("count");
+    let rows = import_row::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!((leads, rows), (6_000, 6_000));
+}

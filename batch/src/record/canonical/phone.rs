@@ -61,7 +61,7 @@ impl std::fmt::Display for E164 {
 /// not parse to a valid number is `invalid_format`; input longer than
 /// [`PHONE_INPUT_MAX`] characters is `too_long`.
 pub fn phone(raw: &str, default_region: Option<&str>) -> Result<Option<E164>, FieldError> {
-    let input = raw.trim();
+    let input = super::trim(raw);
     if input.is_empty() {
         return Ok(None);
     }

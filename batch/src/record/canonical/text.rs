@@ -60,6 +60,27 @@ pub fn normalize_name_key(first: &str, last: &str) -> String {
     collapse_whitespace(&kept)
 }
 
+/// `str::trim`, answering at once when both ends are ASCII and not
+/// whitespace (almost every cell): only then can no character be trimmed.
+pub(crate) fn trim(raw: &str) -> &str {
+    match (raw.as_bytes().first(), raw.as_bytes().last()) {
+        (Some(first), Some(last))
+            if first.is_ascii()
+                && last.is_ascii()
+                && !is_ascii_space(*first)
+                && !is_ascii_space(*last) =>
+        {
+            raw
+        }
+        _ => raw.trim(),
+    }
+}
+
+/// ASCII characters `char::is_whitespace` accepts (`\t`..=`\r` and space).
+fn is_ascii_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
 /// Trims and collapses every whitespace run to a single space.
 fn collapse_whitespace(raw: &str) -> String {
     if is_collapsed(raw) {
@@ -88,6 +109,13 @@ fn is_collapsed(raw: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn fast_trim_is_str_trim(raw in "[ \t\n\r\x0b\x0c\u{a0}\u{2003}\u{85}a-zé]{0,8}") {
+            proptest::prop_assert_eq!(trim(&raw), raw.trim());
+        }
+    }
 
     #[test]
     fn names_are_trimmed_and_collapsed() {

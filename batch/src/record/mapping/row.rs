@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::{Mapping, Target};
 use crate::csv::SourceRow;
 use crate::outcome::{FieldCode, FieldError};
+use crate::record::canonical::trim;
 use crate::record::{CleanLead, LeadRef, RawLead, field};
 
 impl Mapping {
@@ -40,7 +41,7 @@ impl Mapping {
         let cell = |target: Target| {
             self.column_of(target)
                 .and_then(|i| cells.get(i))
-                .map(|c| c.trim())
+                .map(|c| trim(c))
                 .filter(|c| !c.is_empty())
         };
         let mut mapped = MappedCells {
@@ -77,7 +78,7 @@ impl Mapping {
             }
         }
         for (i, key) in &self.custom {
-            if let Some(value) = cells.get(*i).map(|c| c.trim()).filter(|c| !c.is_empty()) {
+            if let Some(value) = cells.get(*i).map(|c| trim(c)).filter(|c| !c.is_empty()) {
                 mapped
                     .custom
                     .insert(key.clone(), Value::String(value.to_owned()));
