@@ -464,7 +464,10 @@ mod tests {
         // The phone changed since the scan: the members no longer link.
         assert!(!still_one_cluster(&[a.clone(), c], &cluster(&[1, 3])));
         // A member is gone (deleted, out of scope) or already merged.
-        assert!(!still_one_cluster(std::slice::from_ref(&a), &cluster(&[1, 2])));
+        assert!(!still_one_cluster(
+            std::slice::from_ref(&a),
+            &cluster(&[1, 2])
+        ));
         let mut merged = b;
         merged.merged_into_id = Some(9);
         assert!(!still_one_cluster(&[a, merged], &cluster(&[1, 2])));
