@@ -24,19 +24,19 @@ const CLUSTERS: &str = "clusters(first: 50) { totalCount
     nodes { survivor { id } members { id } reasons merged } }";
 
 /// The planted leads' ids.
-struct Planted {
+pub(crate) struct Planted {
     /// Grace Hopper, and "G. Hopper" with the same phone written differently.
-    phone: [String; 2],
+    pub(crate) phone: [String; 2],
     /// Ada Lovelace at "Acme Inc." and at "ACME, inc", different emails.
-    name_company: [String; 2],
+    pub(crate) name_company: [String; 2],
     /// Alan Turing twice at one corporate domain.
-    name_domain: [String; 2],
+    pub(crate) name_domain: [String; 2],
     /// Linus Torvalds: first~second by phone, second~third by name + domain.
-    chain: [String; 3],
+    pub(crate) chain: [String; 3],
     /// Look-alikes that must not merge.
-    apart: Vec<String>,
+    pub(crate) apart: Vec<String>,
     /// Every lead created.
-    total: i64,
+    pub(crate) total: i64,
 }
 
 /// Runs `createLeads` and returns each result's lead id (or `None` with the
@@ -75,7 +75,7 @@ fn lead(first: &str, last: &str, email: &str, more: Value) -> Value {
 
 /// Plants the set: the originals first, the duplicates in a later request
 /// (so the originals are the oldest, hence the survivors).
-async fn plant(app: &TestApp, key: &str) -> Planted {
+pub(crate) async fn plant(app: &TestApp, key: &str) -> Planted {
     let originals = ok(create_leads(
         app,
         key,
@@ -195,7 +195,7 @@ async fn plant(app: &TestApp, key: &str) -> Planted {
 
 impl Planted {
     /// The expected clusters: (members, survivor first; reasons), by survivor.
-    fn clusters(&self) -> Vec<(Vec<String>, Vec<&'static str>)> {
+    pub(crate) fn clusters(&self) -> Vec<(Vec<String>, Vec<&'static str>)> {
         vec![
             (self.phone.to_vec(), vec!["SAME_PHONE"]),
             (self.name_company.to_vec(), vec!["SAME_NAME_AND_COMPANY"]),
@@ -212,7 +212,7 @@ impl Planted {
 }
 
 /// Starts a run; returns its id.
-async fn start(app: &TestApp, key: &str, dry_run: bool) -> String {
+pub(crate) async fn start(app: &TestApp, key: &str, dry_run: bool) -> String {
     let answer = app
         .gql(
             key,
@@ -230,7 +230,7 @@ async fn start(app: &TestApp, key: &str, dry_run: bool) -> String {
     run["id"].as_str().unwrap().to_owned()
 }
 
-async fn get_run(app: &TestApp, key: &str, id: &str) -> crate::helpers::Answer {
+pub(crate) async fn get_run(app: &TestApp, key: &str, id: &str) -> crate::helpers::Answer {
     app.gql(
         key,
         &format!("query($id: ID!) {{ dedupeRun(id: $id) {{ {RUN_FIELDS} {CLUSTERS} }} }}"),
@@ -241,7 +241,7 @@ async fn get_run(app: &TestApp, key: &str, id: &str) -> crate::helpers::Answer {
 
 /// Polls the run until it is COMPLETED (failing on FAILED or the deadline);
 /// checks that progress stays within 0..1 and never goes back.
-async fn wait_done(app: &TestApp, key: &str, id: &str) -> Value {
+pub(crate) async fn wait_done(app: &TestApp, key: &str, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let mut last_progress = 0.0;
     loop {
@@ -305,7 +305,7 @@ fn expected(planted: &Planted) -> Vec<(Vec<String>, Vec<String>)> {
         .collect()
 }
 
-async fn merged_into(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn merged_into(app: &TestApp, id: &str) -> Value {
     let answer = app
         .gql(
             &app.acme.live,

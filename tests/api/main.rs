@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod concurrency;
 mod dedupe;
+mod dedupe_resume;
 mod export;
 mod http;
 mod idempotency;

@@ -1,0 +1,260 @@
+//! Phase 2 of a real dedupe run: merge the stored clusters in order, many per
+//! transaction, each committing the run's progress under its lease.
+
+use std::collections::{HashMap, HashSet};
+
+use batch::dedupe::{MatchReason, blocking_keys};
+use entity::lead;
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+
+use super::{Run, domain_err, scan::record};
+use crate::{
+    auth::Principal,
+    domain::{
+        DomainError,
+        dedupe::{DedupeSummary, StoredCluster},
+        leads::{MAX_MERGE, merge_leads},
+    },
+    jobs::{JobContext, JobError, Lease},
+    store::{
+        self,
+        dedupe::{RunCounts, ScanRow},
+    },
+};
+
+/// Most clusters merged in one transaction.
+const CLUSTERS_PER_TXN: u64 = 200;
+/// A transaction stops taking clusters once it has this many leads.
+const LEADS_PER_TXN: usize = 2_000;
+/// Ids per locking read.
+const LOCK_CHUNK: usize = 5_000;
+
+/// Phase 2: merges the stored clusters from `counts.processed` on.
+pub(super) async fn merge_all(
+    ctx: &JobContext,
+    run: &Run,
+    lease: &Lease,
+    counts: &mut RunCounts,
+) -> Result<(), JobError> {
+    let mut summary: DedupeSummary = serde_json::from_str(&counts.summary).unwrap_or_default();
+    let mut after: Option<i64> = None;
+    loop {
+        if ctx.stopping() {
+            return Err(JobError::Stopped);
+        }
+        let skip = u64::try_from(counts.processed).unwrap_or(0);
+        let rows = store::dedupe::clusters_from(&ctx.db, run.id, after, skip, CLUSTERS_PER_TXN)
+            .await
+            .map_err(domain_err)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // As many clusters as fit, at least one.
+        let mut batch: Vec<(i64, StoredCluster)> = Vec::new();
+        let mut leads = 0;
+        for row in &rows {
+            if leads >= LEADS_PER_TXN {
+                break;
+            }
+            let cluster = StoredCluster::parse(row);
+            leads += cluster.member_ids.len();
+            batch.push((row.id, cluster));
+        }
+        let txn = store::begin_write(&ctx.db).await?;
+        lease.hold(&txn, counts.processed).await?;
+        // Every member of the batch, read again and locked in one go.
+        let ids = batch.iter().flat_map(|(_, c)| c.member_ids.iter().copied());
+        let current = lock_leads(&txn, &run.principal, ids.collect()).await?;
+        let mut next = counts.clone();
+        let mut next_summary = summary;
+        let mut last = None;
+        for (id, cluster) in &batch {
+            let rows: Vec<&lead::Model> = cluster
+                .member_ids
+                .iter()
+                .filter_map(|id| current.get(id))
+                .collect();
+            let merged = if still_one_cluster(&rows, cluster) {
+                merge_cluster(&txn, &run.principal, cluster)
+                    .await
+                    .map_err(domain_err)?
+            } else {
+                None
+            };
+            match merged {
+                Some(n) => {
+                    next.merged += 1;
+                    next_summary.merged_leads += i64::try_from(n).unwrap_or(0);
+                }
+                None => next.skipped += 1,
+            }
+            next.processed += 1;
+            last = Some(*id);
+        }
+        next.summary = next_summary.to_json();
+        store::dedupe::save_counts(&txn, run.id, &next)
+            .await
+            .map_err(domain_err)?;
+        txn.commit().await?;
+        *counts = next;
+        summary = next_summary;
+        after = last;
+    }
+}
+
+/// The live leads in scope among `ids`, locked for update (PostgreSQL), by id.
+async fn lock_leads(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    ids: Vec<i64>,
+) -> Result<HashMap<i64, lead::Model>, JobError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(LOCK_CHUNK) {
+        let rows = store::leads::get_many_for_update(txn, p, chunk.to_vec())
+            .await
+            .map_err(domain_err)?;
+        found.extend(rows.into_iter().map(|r| (r.id, r)));
+    }
+    Ok(found)
+}
+
+/// Merges a checked cluster inside a savepoint of `txn`: `Some(n)` when its
+/// `n` duplicates were merged, `None` (nothing written) when the merge
+/// refused them. Database errors abort the run.
+async fn merge_cluster(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    cluster: &StoredCluster,
+) -> Result<Option<usize>, DomainError> {
+    let savepoint = txn.begin().await?;
+    let duplicates: Vec<i64> = cluster.duplicates().collect();
+    // In chunks of `mergeLeads`'s limit, oldest first: the fill prefers the
+    // oldest donors, as one merge of them all would.
+    let mut refused = None;
+    for chunk in duplicates.chunks(MAX_MERGE) {
+        match merge_leads(&savepoint, p, cluster.survivor_id, chunk.to_vec()).await {
+            Ok(_) => {}
+            Err(err @ (DomainError::Db(_) | DomainError::Internal(_))) => return Err(err),
+            Err(err) => {
+                refused = Some(err);
+                break;
+            }
+        }
+    }
+    match refused {
+        None => {
+            savepoint.commit().await?;
+            Ok(Some(duplicates.len()))
+        }
+        Some(err) => {
+            tracing::debug!(dedupe.cluster = cluster.id, error = %err, "cluster skipped");
+            savepoint.rollback().await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Whether the current rows still make `cluster`: every member is there
+/// (live, in scope) and unmerged, and they still link into one group by the
+/// blocking keys. The survivor (oldest) cannot change: creation times do not.
+fn still_one_cluster(rows: &[&lead::Model], cluster: &StoredCluster) -> bool {
+    if rows.len() != cluster.member_ids.len()
+        || rows.iter().any(|r| r.merged_into_id.is_some())
+        || cluster.member_ids.len() < 2
+    {
+        return false;
+    }
+    let keys: Vec<HashSet<(MatchReason, String)>> = rows
+        .iter()
+        .map(|r| {
+            let scanned = record(ScanRow {
+                id: r.id,
+                created_at: r.created_at,
+                email_key: r.email_key.clone(),
+                phone: r.phone.clone(),
+                first_name: r.first_name.clone(),
+                last_name: r.last_name.clone(),
+                company: r.company.clone(),
+            });
+            blocking_keys(&scanned).into_iter().collect()
+        })
+        .collect();
+    // Reachability from the first member over shared keys (clusters are small).
+    let mut reached = vec![false; keys.len()];
+    let mut stack = vec![0];
+    reached[0] = true;
+    while let Some(i) = stack.pop() {
+        for j in 0..keys.len() {
+            if !reached[j] && !keys[i].is_disjoint(&keys[j]) {
+                reached[j] = true;
+                stack.push(j);
+            }
+        }
+    }
+    reached.into_iter().all(|r| r)
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::{Environment, LeadSource, LeadStatus};
+
+    use super::*;
+
+    fn lead(id: i64, phone: Option<&str>, last_name: &str) -> lead::Model {
+        let now = crate::clock::now();
+        lead::Model {
+            id,
+            tenant_id: 1,
+            environment: Environment::Live,
+            email: format!("l{id}@example.com"),
+            email_key: format!("l{id}@example.com"),
+            first_name: "Ada".into(),
+            last_name: last_name.into(),
+            phone: phone.map(str::to_owned),
+            company: None,
+            job_title: None,
+            source: LeadSource::Api,
+            status: LeadStatus::New,
+            score: 0,
+            custom_fields: "{}".into(),
+            market: "US".into(),
+            team_id: None,
+            assigned_to_id: None,
+            created_by_id: None,
+            merged_into_id: None,
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn cluster(members: &[i64]) -> StoredCluster {
+        StoredCluster {
+            id: 1,
+            survivor_id: members[0],
+            member_ids: members.to_vec(),
+            reasons: vec![MatchReason::SamePhone],
+        }
+    }
+
+    #[test]
+    fn a_cluster_is_merged_only_while_its_members_still_link() {
+        let phone = Some("+14155552671");
+        let (a, b, c) = (lead(1, phone, "A"), lead(2, phone, "B"), lead(3, None, "C"));
+        assert!(still_one_cluster(&[&a, &b], &cluster(&[1, 2])));
+        // A chain through a third member still links.
+        let mut c_linked = c.clone();
+        c_linked.phone = phone.map(str::to_owned);
+        assert!(still_one_cluster(
+            &[&a, &b, &c_linked],
+            &cluster(&[1, 2, 3])
+        ));
+        // The phone changed since the scan: the members no longer link.
+        assert!(!still_one_cluster(&[&a, &c], &cluster(&[1, 3])));
+        // A member is gone (deleted, out of scope) or already merged.
+        assert!(!still_one_cluster(&[&a], &cluster(&[1, 2])));
+        let mut merged = b;
+        merged.merged_into_id = Some(9);
+        assert!(!still_one_cluster(&[&a, &merged], &cluster(&[1, 2])));
+    }
+}
