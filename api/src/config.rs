@@ -80,6 +80,20 @@ pub struct ServeArgs {
     /// minute in production; tests shorten it).
     #[arg(long, env = "LEADGRAPH_RATE_LIMIT_PERIOD_SECS", default_value_t = 60)]
     pub rate_limit_period_secs: u64,
+    /// Multiplier of every plan's rate limits and monthly quota (for
+    /// deployments that meter elsewhere, and for load benchmarks).
+    #[arg(long, env = "LEADGRAPH_RATE_LIMIT_SCALE", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_scale: u64,
+    /// Most database connections this instance's pool opens (requests, jobs
+    /// and webhook delivery share them).
+    #[arg(long, env = "LEADGRAPH_DB_MAX_CONNECTIONS", default_value_t = crate::startup::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
+    /// How long a verified API key (and an `X-On-Behalf-Of` user) is cached,
+    /// in milliseconds; 0 checks every request against the database.
+    /// Revocations on this instance, and with Redis on every instance, take
+    /// effect at once; without Redis other instances see them within this time.
+    #[arg(long, env = "LEADGRAPH_AUTH_CACHE_TTL_MS", default_value_t = crate::auth::cache::DEFAULT_TTL_MS)]
+    pub auth_cache_ttl_ms: u64,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
     #[command(flatten)]
@@ -94,6 +108,9 @@ impl Default for ServeArgs {
             redis_url: None,
             redis_prefix: "leadgraph".into(),
             rate_limit_period_secs: 60,
+            rate_limit_scale: 1,
+            db_max_connections: crate::startup::DEFAULT_MAX_CONNECTIONS,
+            auth_cache_ttl_ms: crate::auth::cache::DEFAULT_TTL_MS,
             webhooks: WebhookArgs::default(),
             jobs: JobArgs::default(),
         }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod middleware;
 pub mod ratelimit;
 pub mod scope;
+pub mod setup_lock;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

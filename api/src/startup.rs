@@ -11,6 +11,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tokio::net::TcpListener;
 
 use crate::{
+    auth::cache::AuthCache,
     config::ServeArgs,
     domain::tenants::{self, CreatedTenant},
     graphql::build_schema,
@@ -18,12 +19,22 @@ use crate::{
     ids::IdCodec,
     jobs::{JobSignal, Jobs, RunnerSettings},
     ratelimit::{Backend, MemoryBackend, RateLimiter, RedisBackend},
+    setup_lock::SetupLock,
 };
 
-/// Opens the database and tunes the connection (WAL for SQLite).
+/// Connections of a pool unless configured (`LEADGRAPH_DB_MAX_CONNECTIONS`).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+/// Opens the database with the default pool size.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, DEFAULT_MAX_CONNECTIONS).await
+}
+
+/// Opens the database with a pool of up to `max_connections` and tunes every
+/// connection (WAL for SQLite).
+pub async fn connect_with(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.max_connections(16)
+    opts.max_connections(max_connections.max(1))
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
@@ -54,10 +65,17 @@ fn redact(url: &str) -> String {
 
 /// Connects and runs pending migrations.
 pub async fn migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
-    let db = connect(url).await?;
-    Migrator::up(&db, None)
-        .await
-        .context("running migrations")?;
+    migrate_with(url, DEFAULT_MAX_CONNECTIONS).await
+}
+
+/// Connects with a pool of up to `max_connections` and runs pending migrations.
+/// Instances starting together take turns ([`SetupLock`]).
+pub async fn migrate_with(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    let db = connect_with(url, max_connections).await?;
+    let lock = SetupLock::acquire(url).await?;
+    let migrated = Migrator::up(&db, None).await.context("running migrations");
+    lock.release().await?;
+    migrated?;
     Ok(db)
 }
 
@@ -70,11 +88,29 @@ async fn rate_limiter(args: &ServeArgs) -> anyhow::Result<RateLimiter> {
         }
         _ => Arc::new(MemoryBackend::default()),
     };
-    Ok(RateLimiter::new(backend, period))
+    Ok(RateLimiter::new(backend, period, args.rate_limit_scale))
+}
+
+/// Verified keys cached for `--auth-cache-ttl-ms`; invalidations are shared
+/// through Redis when `REDIS_URL` is set.
+async fn auth_cache(args: &ServeArgs, metrics: &Metrics) -> anyhow::Result<AuthCache> {
+    let ttl = Duration::from_millis(args.auth_cache_ttl_ms);
+    let (hits, misses) = (
+        metrics.auth_cache_hits.clone(),
+        metrics.auth_cache_misses.clone(),
+    );
+    match &args.redis_url {
+        Some(url) if !url.is_empty() => {
+            AuthCache::with_redis(ttl, hits, misses, url, &args.redis_prefix).await
+        }
+        _ => Ok(AuthCache::new(ttl, hits, misses)),
+    }
 }
 
 /// A bound, ready-to-run server.
 pub struct App {
+    /// The database it was built on (the bootstrap takes the setup lock).
+    database_url: String,
     listener: TcpListener,
     port: u16,
     state: AppState,
@@ -87,7 +123,7 @@ pub struct App {
 impl App {
     /// Migrates the database, binds the address, and builds the router.
     pub async fn build(database_url: &str, args: &ServeArgs) -> anyhow::Result<Self> {
-        let mut db = migrate(database_url).await?;
+        let mut db = migrate_with(database_url, args.db_max_connections).await?;
         // Background jobs share the pool without the statement counter, which
         // counts the statements made for requests.
         let jobs_db = db.clone();
@@ -114,6 +150,7 @@ impl App {
             .context("reading the bound address")?
             .port();
         let limiter = rate_limiter(args).await?;
+        let auth = auth_cache(args, &metrics).await?;
         let webhooks = args.webhooks.settings();
         let dispatcher = webhooks
             .dispatcher
@@ -153,8 +190,10 @@ impl App {
             limiter.clone(),
             webhooks,
             jobs.clone(),
+            auth.clone(),
         );
         Ok(Self {
+            database_url: database_url.to_owned(),
             listener,
             port,
             dispatcher,
@@ -166,6 +205,7 @@ impl App {
                 metrics,
                 limiter,
                 jobs,
+                auth,
             },
         })
     }
@@ -180,11 +220,20 @@ impl App {
         &self.state.db
     }
 
+    /// The server's cache of verified keys.
+    pub fn auth_cache(&self) -> &AuthCache {
+        &self.state.auth
+    }
+
     /// On an empty database, creates the `default` tenant and its live key.
+    /// Instances starting together take turns, so only one creates it.
     pub async fn bootstrap(&self) -> anyhow::Result<Option<CreatedTenant>> {
-        tenants::bootstrap(&self.state.db)
+        let lock = SetupLock::acquire(&self.database_url).await?;
+        let created = tenants::bootstrap(&self.state.db)
             .await
-            .map_err(|e| anyhow::anyhow!("bootstrapping: {e}"))
+            .map_err(|e| anyhow::anyhow!("bootstrapping: {e}"));
+        lock.release().await?;
+        created
     }
 
     /// Serves (and runs the webhook dispatcher) until `shutdown` resolves, then
@@ -203,6 +252,12 @@ impl App {
         let runner = self
             .runner
             .map(|r| AbortOnDrop(tokio::spawn(r.run(stopped))));
+        // Evicts keys revoked on other instances (with Redis) while serving.
+        let _auth = self
+            .state
+            .auth
+            .subscriber()
+            .map(|s| AbortOnDrop(tokio::spawn(s)));
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await

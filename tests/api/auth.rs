@@ -7,7 +7,7 @@ use entity::api_key;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 
-use crate::helpers::{Answer, TestApp, spawn_app};
+use crate::helpers::{Answer, TestApp, spawn_app, spawn_app_with};
 
 const VIEWER: &str = "{ viewer { apiKey { id } } }";
 
@@ -146,7 +146,9 @@ async fn a_revoked_key_answers_401() {
 
 #[tokio::test]
 async fn an_expired_key_answers_401() {
-    let app = spawn_app().await;
+    // The key row is edited behind the server's back, which a cached key would
+    // only show after the auth cache's TTL: no cache here (see auth_cache.rs).
+    let app = spawn_app_with(|a| a.auth_cache_ttl_ms = 0).await;
     let (key, id) = create_key_with_id(&app, &app.acme.live, json!({})).await;
     let past = Utc::now() - TimeDelta::minutes(1);
     let updated = api_key::Entity::update_many()
@@ -163,7 +165,9 @@ async fn an_expired_key_answers_401() {
 
 #[tokio::test]
 async fn a_key_whose_owner_was_deactivated_answers_401() {
-    let app = spawn_app().await;
+    // The key row is edited behind the server's back, which a cached key would
+    // only show after the auth cache's TTL: no cache here (see auth_cache.rs).
+    let app = spawn_app_with(|a| a.auth_cache_ttl_ms = 0).await;
     let user = app.create_user(&app.acme.live, "leaver@acme.example").await;
     let user_row = row_id(&app, &user);
     let (key, id) = create_key_with_id(&app, &app.acme.live, json!({})).await;

@@ -88,3 +88,41 @@ async fn every_pooled_sqlite_connection_is_configured() {
         assert_eq!(mode, "wal");
     }
 }
+
+/// Instances of one deployment may start at the same moment on a new
+/// database: both migrate it (one waits for the other) and both serve.
+#[tokio::test]
+async fn instances_starting_together_on_a_new_database_both_come_up() {
+    let (url, _dir) = crate::helpers::database_url().await;
+    let args = leadgraph::config::ServeArgs {
+        bind: "127.0.0.1:0".into(),
+        ..leadgraph::config::ServeArgs::default()
+    };
+    let (a, b, c) = tokio::join!(
+        leadgraph::startup::App::build(&url, &args),
+        leadgraph::startup::App::build(&url, &args),
+        leadgraph::startup::App::build(&url, &args),
+    );
+    let apps: Vec<_> = [a, b, c]
+        .into_iter()
+        .enumerate()
+        .map(|(n, app)| app.unwrap_or_else(|e| panic!("instance {n}: {e:#}")))
+        .collect();
+    // Each bootstraps as `leadgraph serve` does: one creates the tenant.
+    let (x, y, z) = tokio::join!(
+        apps[0].bootstrap(),
+        apps[1].bootstrap(),
+        apps[2].bootstrap()
+    );
+    let created = [x.unwrap(), y.unwrap(), z.unwrap()];
+    assert_eq!(created.iter().filter(|c| c.is_some()).count(), 1);
+    for (n, app) in apps.into_iter().enumerate() {
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        let resp = reqwest::get(format!("{base}/readyz")).await.unwrap();
+        assert_eq!(resp.status(), 200, "instance {n}");
+    }
+}

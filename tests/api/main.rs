@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod auth_cache;
 mod batch;
 mod concurrency;
 mod dedupe;
@@ -16,6 +17,7 @@ mod imports;
 mod keys;
 mod loaders;
 mod rate_limits;
+mod scale_out;
 mod schema;
 mod scopes;
 mod webhooks;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use leadgraph::{config::ServeArgs, ids::IdCodec, startup::App};
 use serde_json::{Value, json};
 
-use crate::helpers::{database_url, lead_input, seed_tenant_on_plan, spawn_app};
+use crate::helpers::{database_url, lead_input, seed_tenant_on_plan, spawn_app, spawn_app_with};
 
 const HEADERS: [&str; 5] = [
     "x-ratelimit-limit",
@@ -182,6 +182,26 @@ async fn the_rate_limit_query_reports_class_cost_and_budget() {
     assert_eq!(rl["remaining"], 15_000 - 5);
     assert_eq!(rl["usageLimit"], 50_000_000);
     assert!(rl["usageCurrent"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn the_rate_limit_scale_multiplies_every_budget() {
+    let app = spawn_app_with(|a| a.rate_limit_scale = 3).await;
+    let answer = app
+        .gql(
+            &app.acme.live,
+            "{ rateLimit { plan cost limit remaining usageLimit } }",
+            json!({}),
+        )
+        .await;
+    let rl = answer.ok().data("rateLimit");
+    assert_eq!(rl["plan"], "enterprise");
+    assert_eq!(rl["limit"], 3 * 15_000);
+    assert_eq!(rl["usageLimit"], 3 * 50_000_000_u64);
+    assert_eq!(
+        rl["remaining"].as_u64().unwrap(),
+        3 * 15_000 - rl["cost"].as_u64().unwrap()
+    );
 }
 
 #[tokio::test]

@@ -8,18 +8,23 @@
 //! `X-On-Behalf-Of: <user id>` makes the request act for that user (creator,
 //! assignee, transition actor, audit actor); the user must be active and in the
 //! key's tenant, else `forbidden`. The key's scope still governs access.
+//!
+//! Verified keys and `X-On-Behalf-Of` users are cached for a short TTL
+//! ([`super::cache`]); expiry is checked on every request all the same.
+
+use std::{sync::Arc, time::Instant};
 
 use axum::http::HeaderMap;
 use chrono::{TimeDelta, Utc};
 use entity::{api_key, tenant, user};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, sea_query::Expr};
 
-use super::{ApiKeySecret, Principal};
+use super::{
+    ApiKeySecret, Principal,
+    cache::{AuthCache, VerifiedKey},
+};
 use crate::{
     clock,
-    domain::keys::KeyScope,
     error::ErrorCode,
     ids::{IdCodec, NodeType},
 };
@@ -81,34 +86,23 @@ pub fn credential(headers: &HeaderMap) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// Authenticates a request's headers against the database.
+/// Authenticates a request's headers: against `cache` when it holds the key
+/// (and the `X-On-Behalf-Of` user), else against the database.
 pub async fn authenticate(
     db: &DatabaseConnection,
     codec: &IdCodec,
+    cache: &AuthCache,
     headers: &HeaderMap,
 ) -> Result<Principal, AuthenticateError> {
     let raw = credential(headers).ok_or(AuthError::Missing)?;
     let secret = ApiKeySecret::parse(raw).map_err(|_| AuthError::Malformed)?;
-    let key = api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(secret.hash()))
-        .one(db)
-        .await?
-        .ok_or(AuthError::Unknown)?;
+    let key = verified_key(db, cache, &secret).await?;
     if key.environment != secret.environment() {
         return Err(AuthError::Unknown.into());
     }
-    if key.revoked_at.is_some() {
-        return Err(AuthError::Revoked.into());
-    }
     let now = Utc::now();
-    if key.expires_at.is_some_and(|t| t <= now) {
+    if key.is_expired(now) {
         return Err(AuthError::Expired.into());
-    }
-    if active_user(db, key.tenant_id, key.owner_user_id)
-        .await?
-        .is_none()
-    {
-        return Err(AuthError::OwnerDeactivated.into());
     }
     let acting_user_id = match headers.get("x-on-behalf-of") {
         None => key.owner_user_id,
@@ -119,47 +113,100 @@ pub async fn authenticate(
                 .map(str::trim)
                 .and_then(|v| codec.decode_as(NodeType::User, v).ok().flatten())
                 .ok_or(AuthError::OnBehalfOf)?;
-            active_user(db, key.tenant_id, id)
-                .await?
-                .ok_or(AuthError::OnBehalfOf)?
+            if !is_active_user(db, cache, key.tenant_id, id).await? {
+                return Err(AuthError::OnBehalfOf.into());
+            }
+            id
         }
     };
-    if key
-        .last_used_at
-        .is_none_or(|t| now - t >= LAST_USED_RESOLUTION)
+    if key.claim_last_used(now, LAST_USED_RESOLUTION) {
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, Expr::value(clock::now()))
+            .filter(api_key::Column::Id.eq(key.key_id))
+            .exec(db)
+            .await?;
+    }
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Principal {
+        tenant_id: key.tenant_id,
+        environment: key.environment,
+        key_id: key.key_id,
+        owner_user_id: key.owner_user_id,
+        acting_user_id,
+        ops: key.ops,
+        markets: key.markets.clone(),
+        teams: key.teams.clone(),
+        expires_at: key.expires_at,
+        request_id,
+        plan: key.plan.clone(),
+    })
+}
+
+/// The key `secret` names, from the cache or else checked against the database
+/// (and then cached): known, not revoked, not expired, owner active.
+async fn verified_key(
+    db: &DatabaseConnection,
+    cache: &AuthCache,
+    secret: &ApiKeySecret,
+) -> Result<Arc<VerifiedKey>, AuthenticateError> {
+    let hash = secret.hash();
+    if let Some(key) = cache.key(&hash) {
+        return Ok(key);
+    }
+    let ticket = cache.ticket();
+    let verified_at = Instant::now();
+    let key = api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(hash.as_str()))
+        .one(db)
+        .await?
+        .ok_or(AuthError::Unknown)?;
+    if key.environment != secret.environment() {
+        return Err(AuthError::Unknown.into());
+    }
+    if key.revoked_at.is_some() {
+        return Err(AuthError::Revoked.into());
+    }
+    if key.expires_at.is_some_and(|t| t <= Utc::now()) {
+        return Err(AuthError::Expired.into());
+    }
+    if active_user(db, key.tenant_id, key.owner_user_id)
+        .await?
+        .is_none()
     {
-        let mut am: api_key::ActiveModel = key.clone().into();
-        am.last_used_at = Set(Some(clock::now()));
-        am.update(db).await?;
+        return Err(AuthError::OwnerDeactivated.into());
     }
     let plan = tenant::Entity::find_by_id(key.tenant_id)
         .one(db)
         .await?
         .map(|t| t.plan)
         .ok_or(AuthError::Unknown)?;
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let KeyScope {
-        ops,
-        markets,
-        teams,
-    } = KeyScope::of(&key);
-    Ok(Principal {
-        tenant_id: key.tenant_id,
-        environment: key.environment,
-        key_id: key.id,
-        owner_user_id: key.owner_user_id,
-        acting_user_id,
-        ops,
-        markets,
-        teams,
-        expires_at: key.expires_at,
-        request_id,
-        plan,
-    })
+    let verified = Arc::new(VerifiedKey::new(&key, plan, verified_at));
+    cache.store_key(ticket, hash, verified.clone());
+    Ok(verified)
+}
+
+/// Whether `id` is an active user of `tenant_id`, from the cache or else the
+/// database (an active user is then cached; a refusal never is).
+async fn is_active_user(
+    db: &DatabaseConnection,
+    cache: &AuthCache,
+    tenant_id: i64,
+    id: i64,
+) -> Result<bool, sea_orm::DbErr> {
+    if cache.user_active(tenant_id, id) {
+        return Ok(true);
+    }
+    let ticket = cache.ticket();
+    let verified_at = Instant::now();
+    let active = active_user(db, tenant_id, id).await?.is_some();
+    if active {
+        cache.store_user(ticket, tenant_id, id, verified_at);
+    }
+    Ok(active)
 }
 
 /// The id of an active user of `tenant_id`, if `id` is one.

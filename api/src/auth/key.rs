@@ -99,8 +99,14 @@ impl ApiKeySecret {
 
     /// Lower-case hex SHA-256 of the key: what the database stores.
     pub fn hash(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = Sha256::digest(self.full.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        let mut hex = String::with_capacity(digest.len() * 2);
+        for b in digest {
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        hex
     }
 
     /// A prefix safe to display and log (`lg_live_sk_AbCd`).
@@ -159,6 +165,16 @@ mod tests {
             ApiKeySecret::parse(&with_symbol),
             Err(KeyFormatError::Shape)
         );
+    }
+
+    #[test]
+    fn the_hash_is_the_lower_case_hex_sha256_of_the_whole_key() {
+        let key = ApiKeySecret::generate(Environment::Live);
+        let expected: String = Sha256::digest(key.expose().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(key.hash(), expected);
     }
 
     #[test]

@@ -228,6 +228,9 @@ pub async fn create_key(
 
 /// Revokes a key of the caller's tenant and environment. A key whose scope is
 /// wider than the caller's cannot be revoked by it (`forbidden`). Idempotent.
+/// Once committed, the caller evicts the key from the auth cache
+/// (`Invalidation::Key`), as must any future code that rotates a key or
+/// changes its scope or expiry.
 #[instrument(skip_all, fields(tenant.id = p.tenant_id, key.id = id))]
 pub async fn revoke_key(
     txn: &DatabaseTransaction,

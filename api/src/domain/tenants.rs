@@ -18,7 +18,9 @@ use crate::{
     clock,
 };
 
-/// Plans, from smallest to largest.
+/// Plans, from smallest to largest. Code that changes a tenant's plan must, once
+/// committed, evict the tenant from the auth cache (`Invalidation::Tenant`):
+/// cached keys carry the plan.
 pub const PLANS: [&str; 5] = ["free", "starter", "pro", "team", "enterprise"];
 
 /// What to create.

@@ -73,7 +73,9 @@ pub async fn create_user(
 }
 
 /// Deactivates a user: they can no longer act (keys they own stop working, and
-/// `X-On-Behalf-Of` refuses them). Idempotent.
+/// `X-On-Behalf-Of` refuses them). Idempotent. Once committed, the caller evicts
+/// the user from the auth cache (`Invalidation::User`), as must a future
+/// reactivation.
 #[instrument(skip_all, fields(tenant.id = p.tenant_id, user.id = id))]
 pub async fn deactivate_user(
     txn: &DatabaseTransaction,

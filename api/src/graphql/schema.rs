@@ -24,13 +24,14 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema with its shared data (database, id codec, rate limiter, webhook
-/// settings, job handle).
+/// settings, job handle, auth cache).
 pub fn build_schema(
     db: DatabaseConnection,
     codec: IdCodec,
     limiter: RateLimiter,
     webhooks: crate::domain::webhooks::Settings,
     jobs: crate::jobs::Jobs,
+    auth: crate::auth::cache::AuthCache,
 ) -> LeadgraphSchema {
     builder()
         .data(db)
@@ -39,6 +40,7 @@ pub fn build_schema(
         .data(webhooks)
         .data(jobs.signal.clone())
         .data(jobs)
+        .data(auth)
         .finish()
 }
 

@@ -59,7 +59,7 @@ pub async fn graphql(
     // A middleware (idempotency) may have authenticated the request already.
     let authenticated = match authenticated {
         Some(Extension(p)) => Ok(p),
-        None => authenticate(&state.db, &state.codec, &headers).await,
+        None => authenticate(&state.db, &state.codec, &state.auth, &headers).await,
     };
     let principal = match authenticated {
         Ok(p) => Arc::new(p),

@@ -25,6 +25,9 @@ pub struct Metrics {
     /// SQL statements sent to the database (every statement, reads and writes).
     pub db_statements: Counter,
     pub http_requests: Family<RequestLabels, Counter>,
+    /// API key lookups answered from the auth cache, and those that were not.
+    pub auth_cache_hits: Counter,
+    pub auth_cache_misses: Counter,
 }
 
 impl Metrics {
@@ -42,10 +45,24 @@ impl Metrics {
             "HTTP requests by route and status",
             http_requests.clone(),
         );
+        let auth_cache_hits = Counter::default();
+        registry.register(
+            "auth_cache_hits",
+            "API key lookups answered from the auth cache",
+            auth_cache_hits.clone(),
+        );
+        let auth_cache_misses = Counter::default();
+        registry.register(
+            "auth_cache_misses",
+            "API key lookups the auth cache could not answer (checked in the database)",
+            auth_cache_misses.clone(),
+        );
         Arc::new(Self {
             registry,
             db_statements,
             http_requests,
+            auth_cache_hits,
+            auth_cache_misses,
         })
     }
 

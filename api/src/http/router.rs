@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limiter: crate::ratelimit::RateLimiter,
     pub jobs: crate::jobs::Jobs,
+    /// Verified API keys (see `crate::auth::cache`).
+    pub auth: crate::auth::cache::AuthCache,
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {

@@ -143,7 +143,7 @@ async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> 
     };
     let principal = match parts.extensions.get::<Principal>() {
         Some(p) => p.clone(),
-        None => match authenticate(&state.db, &state.codec, &parts.headers).await {
+        None => match authenticate(&state.db, &state.codec, &state.auth, &parts.headers).await {
             Ok(p) => {
                 parts.extensions.insert(p.clone());
                 p

@@ -43,12 +43,16 @@ fn micros(d: i64) -> Duration {
 }
 
 impl Gcra {
+    /// `limit` points per `period`. The interval is whole microseconds, so
+    /// the burst tolerance is `limit` whole intervals (a hair under the period
+    /// when it does not divide evenly): a full bucket holds exactly `limit`.
     pub fn new(limit: u64, period: Duration) -> Self {
-        let tau_us = i64::try_from(period.as_micros()).unwrap_or(i64::MAX).max(1);
+        let period_us = i64::try_from(period.as_micros()).unwrap_or(i64::MAX).max(1);
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let interval_us = (period_us / limit).max(1);
         Self {
-            interval_us: (tau_us / limit).max(1),
-            tau_us,
+            interval_us,
+            tau_us: interval_us.saturating_mul(limit),
         }
     }
 
@@ -122,6 +126,21 @@ mod tests {
         assert!(!g.apply(state, now + 5_999_999, 1).allowed);
         assert!(g.apply(state, now + 6_000_000, 1).allowed);
         assert_eq!(g.view(state, now + 60_000_000).remaining, 10);
+    }
+
+    #[test]
+    fn a_full_bucket_never_reports_more_than_the_limit() {
+        // 60 s / 45,000 is not a whole number of microseconds.
+        let g = Gcra::new(45_000, Duration::from_secs(60));
+        assert_eq!(g.view(None, 0).remaining, 45_000);
+        assert_eq!(g.apply(None, 0, 1).remaining, 44_999);
+        let mut state = None;
+        for _ in 0..45_000 {
+            let o = g.apply(state, 0, 1);
+            assert!(o.allowed);
+            state = Some(o.new_tat);
+        }
+        assert!(!g.apply(state, 0, 1).allowed);
     }
 
     #[test]

@@ -156,13 +156,32 @@ impl Decision {
 pub struct RateLimiter {
     backend: Arc<dyn Backend>,
     period: Duration,
+    /// Multiplier of every plan's limits and quota (1 in production).
+    scale: u64,
 }
 
 impl RateLimiter {
     /// `period` is the refill period of the per-class limits (one minute in
-    /// production; shorter in tests).
-    pub fn new(backend: Arc<dyn Backend>, period: Duration) -> Self {
-        Self { backend, period }
+    /// production; shorter in tests). `scale` multiplies every plan's
+    /// per-period limits and monthly quota (1 unless a deployment or a load
+    /// benchmark needs bigger budgets; the checks run all the same).
+    pub fn new(backend: Arc<dyn Backend>, period: Duration, scale: u64) -> Self {
+        Self {
+            backend,
+            period,
+            scale: scale.max(1),
+        }
+    }
+
+    /// The caller's plan with this limiter's scale applied: (plan name,
+    /// per-period limit of `class`, monthly quota).
+    fn budget(&self, p: &Principal, class: RateClass) -> (&'static str, u64, u64) {
+        let plan = Plan::named(&p.plan);
+        (
+            plan.name,
+            plan.limit(class).saturating_mul(self.scale),
+            plan.monthly_quota.saturating_mul(self.scale),
+        )
     }
 
     /// Checks and (when allowed) consumes `cost` points of `class` for the
@@ -173,8 +192,7 @@ impl RateLimiter {
         class: RateClass,
         cost: u64,
     ) -> anyhow::Result<Decision> {
-        let plan = Plan::named(&p.plan);
-        let limit = plan.limit(class);
+        let (plan, limit, quota) = self.budget(p, class);
         let cost = cost.clamp(1, limit.max(1));
         let now = Utc::now();
         let month = format!("{}-{:02}", now.year(), now.month());
@@ -184,12 +202,12 @@ impl RateLimiter {
         // Quota first: a request refused by the quota must not spend rate budget.
         let live = p.environment == Environment::Live;
         let usage_current = self.backend.usage(&usage_key).await?;
-        if live && usage_current >= plan.monthly_quota {
+        if live && usage_current >= quota {
             let state = self.backend.peek(&bucket_key(p, class)).await?;
             let view = gcra.view(state, now_micros());
             return Ok(Decision {
                 class,
-                plan: plan.name,
+                plan,
                 cost,
                 limit,
                 remaining: view.remaining,
@@ -197,7 +215,7 @@ impl RateLimiter {
                 retry_after: Some(until_next_month(now)),
                 quota_exceeded: true,
                 usage_current,
-                usage_limit: plan.monthly_quota,
+                usage_limit: quota,
             });
         }
         let outcome = self
@@ -213,7 +231,7 @@ impl RateLimiter {
         };
         Ok(Decision {
             class,
-            plan: plan.name,
+            plan,
             cost,
             limit,
             remaining: outcome.remaining,
@@ -221,7 +239,7 @@ impl RateLimiter {
             retry_after: (!outcome.allowed).then_some(outcome.retry_in),
             quota_exceeded: false,
             usage_current,
-            usage_limit: plan.monthly_quota,
+            usage_limit: quota,
         })
     }
 }
@@ -230,15 +248,14 @@ impl RateLimiter {
     /// The caller's budget for `class` without spending from it (for responses
     /// that never reach a handler, such as idempotent replays).
     pub async fn peek(&self, p: &Principal, class: RateClass) -> anyhow::Result<Decision> {
-        let plan = Plan::named(&p.plan);
-        let limit = plan.limit(class);
+        let (plan, limit, quota) = self.budget(p, class);
         let now = Utc::now();
         let usage_key = format!("usage:{}:{}-{:02}", p.tenant_id, now.year(), now.month());
         let state = self.backend.peek(&bucket_key(p, class)).await?;
         let view = Gcra::new(limit, self.period).view(state, now_micros());
         Ok(Decision {
             class,
-            plan: plan.name,
+            plan,
             cost: 0,
             limit,
             remaining: view.remaining,
@@ -246,7 +263,7 @@ impl RateLimiter {
             retry_after: None,
             quota_exceeded: false,
             usage_current: self.backend.usage(&usage_key).await?,
-            usage_limit: plan.monthly_quota,
+            usage_limit: quota,
         })
     }
 }

@@ -3,7 +3,10 @@
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 
 use crate::{
-    auth::Op,
+    auth::{
+        Op,
+        cache::{AuthCache, Invalidation},
+    },
     domain::{DomainError, keys, teams, users},
     graphql::{
         context::{Ctx, in_transaction},
@@ -69,6 +72,14 @@ impl AdminMutation {
         let user = in_transaction(db, async |txn| users::deactivate_user(txn, p, row).await)
             .await
             .gql(ctx)?;
+        invalidate(
+            ctx,
+            Invalidation::User {
+                tenant_id: user.tenant_id,
+                user_id: user.id,
+            },
+        )
+        .await;
         Ok(UserPayload { user: User(user) })
     }
 
@@ -130,8 +141,23 @@ impl AdminMutation {
         let key = in_transaction(db, async |txn| keys::revoke_key(txn, p, row).await)
             .await
             .gql(ctx)?;
+        invalidate(
+            ctx,
+            Invalidation::Key {
+                hash: key.key_hash.clone(),
+            },
+        )
+        .await;
         Ok(ApiKeyPayload {
             api_key: ApiKey(key),
         })
+    }
+}
+
+/// Evicts what a committed change made stale from the auth cache (here at once,
+/// elsewhere through Redis when set).
+async fn invalidate(ctx: &Context<'_>, what: Invalidation) {
+    if let Some(cache) = ctx.data_opt::<AuthCache>() {
+        cache.invalidate(what).await;
     }
 }

@@ -103,7 +103,7 @@ impl Caller {
         // A middleware (idempotency) may have authenticated the request already.
         let authenticated = match parts.extensions.remove::<Principal>() {
             Some(principal) => Ok(principal),
-            None => authenticate(&state.db, &state.codec, &parts.headers).await,
+            None => authenticate(&state.db, &state.codec, &state.auth, &parts.headers).await,
         };
         match authenticated {
             Ok(principal) => {
