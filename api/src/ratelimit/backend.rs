@@ -23,6 +23,48 @@ pub trait Backend: Send + Sync {
     async fn usage(&self, key: &str) -> anyhow::Result<u64>;
     /// Adds `n` to a usage counter (kept `ttl_secs`) and returns the new value.
     async fn add_usage(&self, key: &str, n: u64, ttl_secs: u64) -> anyhow::Result<u64>;
+
+    /// One request's whole check: with a `quota` (live keys), refuses without
+    /// spending when the usage counter has reached it; else applies the GCRA
+    /// step and, when allowed and metered, counts one request of usage.
+    /// Backends may do it in one round trip (Redis does).
+    async fn check(&self, req: &CheckRequest<'_>) -> anyhow::Result<Checked> {
+        let usage = self.usage(req.usage_key).await?;
+        if req.quota.is_some_and(|quota| usage >= quota) {
+            let state = self.peek(req.bucket).await?;
+            return Ok(Checked::QuotaExceeded { state, usage });
+        }
+        let outcome = self.gcra(req.bucket, req.gcra, req.cost).await?;
+        let usage = if req.quota.is_some() && outcome.allowed {
+            self.add_usage(req.usage_key, 1, req.usage_ttl_secs).await?
+        } else {
+            usage
+        };
+        Ok(Checked::Applied { outcome, usage })
+    }
+}
+
+/// What [`Backend::check`] is asked.
+pub struct CheckRequest<'a> {
+    /// The GCRA bucket of the key and class.
+    pub bucket: &'a str,
+    pub gcra: &'a Gcra,
+    pub cost: u64,
+    /// The tenant's usage counter of the month.
+    pub usage_key: &'a str,
+    /// The monthly quota when the request is metered (live keys), else `None`.
+    pub quota: Option<u64>,
+    /// How long the usage counter is kept.
+    pub usage_ttl_secs: u64,
+}
+
+/// What [`Backend::check`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// The quota is used up: nothing was spent; the bucket as it stands.
+    QuotaExceeded { state: GcraState, usage: u64 },
+    /// The GCRA step ran (allowed or refused); `usage` after counting.
+    Applied { outcome: GcraOutcome, usage: u64 },
 }
 
 /// Budgets in this process: right for a single instance; restarts reset them.
@@ -86,11 +128,37 @@ end
 return {string.format('%.0f', tat), string.format('%.0f', now)}
 ";
 
+/// [`Backend::check`] as one Redis script: quota, GCRA step and usage count
+/// in one round trip. KEYS: bucket, usage counter. ARGV: cost, interval (µs),
+/// tau (µs), quota ('' when not metered), usage TTL (s). Returns
+/// {quota exceeded (0/1), TAT before the request, now, usage}.
+const CHECK_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local usage = tonumber(redis.call('GET', KEYS[2]) or '0')
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local metered = ARGV[4] ~= ''
+if metered and usage >= tonumber(ARGV[4]) then
+  return {1, string.format('%.0f', tat), string.format('%.0f', now), usage}
+end
+local new_tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[2])
+if new_tat - now <= tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+  if metered then
+    usage = redis.call('INCR', KEYS[2])
+    redis.call('EXPIRE', KEYS[2], ARGV[5])
+  end
+end
+return {0, string.format('%.0f', tat), string.format('%.0f', now), usage}
+";
+
 /// Budgets in Redis, shared by every instance using the same `prefix`.
 pub struct RedisBackend {
     conn: ConnectionManager,
     prefix: String,
     script: Script,
+    check: Script,
 }
 
 impl RedisBackend {
@@ -103,6 +171,7 @@ impl RedisBackend {
             conn,
             prefix: prefix.to_owned(),
             script: Script::new(GCRA_LUA),
+            check: Script::new(CHECK_LUA),
         })
     }
 
@@ -139,6 +208,35 @@ impl Backend for RedisBackend {
         let mut conn = self.conn.clone();
         let v: Option<u64> = conn.get(self.key(key)).await.context("reading usage")?;
         Ok(v.unwrap_or(0))
+    }
+
+    async fn check(&self, req: &CheckRequest<'_>) -> anyhow::Result<Checked> {
+        let mut conn = self.conn.clone();
+        let (exceeded, tat, now, usage): (u8, String, String, u64) = self
+            .check
+            .key(self.key(req.bucket))
+            .key(self.key(req.usage_key))
+            .arg(req.cost)
+            .arg(req.gcra.interval_us)
+            .arg(req.gcra.tau_us)
+            .arg(req.quota.map(|q| q.to_string()).unwrap_or_default())
+            .arg(req.usage_ttl_secs)
+            .invoke_async(&mut conn)
+            .await
+            .context("running the rate-limit check")?;
+        let tat: i64 = tat.parse().context("reading the TAT")?;
+        let now: i64 = now.parse().context("reading Redis time")?;
+        Ok(if exceeded == 1 {
+            Checked::QuotaExceeded {
+                state: Some(tat),
+                usage,
+            }
+        } else {
+            Checked::Applied {
+                outcome: req.gcra.apply(Some(tat), now, req.cost),
+                usage,
+            }
+        })
     }
 
     async fn add_usage(&self, key: &str, n: u64, ttl_secs: u64) -> anyhow::Result<u64> {

@@ -16,7 +16,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use entity::Environment;
 use strum::IntoStaticStr;
 
-pub use backend::{Backend, MemoryBackend, RedisBackend};
+pub use backend::{Backend, CheckRequest, Checked, MemoryBackend, RedisBackend};
 pub use gcra::{Gcra, GcraState};
 
 use crate::auth::Principal;
@@ -151,6 +151,9 @@ impl Decision {
     }
 }
 
+/// How long a month's usage counter is kept.
+const USAGE_TTL_SECS: u64 = 40 * 24 * 3600;
+
 /// Checks requests against the budgets.
 #[derive(Clone)]
 pub struct RateLimiter {
@@ -201,45 +204,46 @@ impl RateLimiter {
 
         // Quota first: a request refused by the quota must not spend rate budget.
         let live = p.environment == Environment::Live;
-        let usage_current = self.backend.usage(&usage_key).await?;
-        if live && usage_current >= quota {
-            let state = self.backend.peek(&bucket_key(p, class)).await?;
-            let view = gcra.view(state, now_micros());
-            return Ok(Decision {
+        let bucket = bucket_key(p, class);
+        let checked = self
+            .backend
+            .check(&CheckRequest {
+                bucket: &bucket,
+                gcra: &gcra,
+                cost,
+                usage_key: &usage_key,
+                quota: live.then_some(quota),
+                usage_ttl_secs: USAGE_TTL_SECS,
+            })
+            .await?;
+        Ok(match checked {
+            Checked::QuotaExceeded { state, usage } => {
+                let view = gcra.view(state, now_micros());
+                Decision {
+                    class,
+                    plan,
+                    cost,
+                    limit,
+                    remaining: view.remaining,
+                    reset_at: reset_at(view.full_in),
+                    retry_after: Some(until_next_month(now)),
+                    quota_exceeded: true,
+                    usage_current: usage,
+                    usage_limit: quota,
+                }
+            }
+            Checked::Applied { outcome, usage } => Decision {
                 class,
                 plan,
                 cost,
                 limit,
-                remaining: view.remaining,
-                reset_at: reset_at(view.full_in),
-                retry_after: Some(until_next_month(now)),
-                quota_exceeded: true,
-                usage_current,
+                remaining: outcome.remaining,
+                reset_at: reset_at(outcome.full_in),
+                retry_after: (!outcome.allowed).then_some(outcome.retry_in),
+                quota_exceeded: false,
+                usage_current: usage,
                 usage_limit: quota,
-            });
-        }
-        let outcome = self
-            .backend
-            .gcra(&bucket_key(p, class), &gcra, cost)
-            .await?;
-        let usage_current = if live && outcome.allowed {
-            self.backend
-                .add_usage(&usage_key, 1, 40 * 24 * 3600)
-                .await?
-        } else {
-            usage_current
-        };
-        Ok(Decision {
-            class,
-            plan,
-            cost,
-            limit,
-            remaining: outcome.remaining,
-            reset_at: reset_at(outcome.full_in),
-            retry_after: (!outcome.allowed).then_some(outcome.retry_in),
-            quota_exceeded: false,
-            usage_current,
-            usage_limit: quota,
+            },
         })
     }
 }
