@@ -10,6 +10,7 @@ mod m20261123_000002_audit;
 mod m20261123_000003_webhooks;
 mod m20261123_000004_idempotency;
 mod m20261123_000005_jobs;
+mod m20261123_000006_lead_filter_index;
 
 mod util;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_webhooks::Migration),
             Box::new(m20261123_000004_idempotency::Migration),
             Box::new(m20261123_000005_jobs::Migration),
+            Box::new(m20261123_000006_lead_filter_index::Migration),
         ]
     }
 }
