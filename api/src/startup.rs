@@ -13,7 +13,10 @@ use tokio::net::TcpListener;
 use crate::{
     auth::cache::AuthCache,
     config::ServeArgs,
-    domain::tenants::{self, CreatedTenant},
+    domain::{
+        DomainError,
+        tenants::{self, CreatedTenant},
+    },
     graphql::build_schema,
     http::{AppState, metrics::Metrics, router},
     ids::IdCodec,
@@ -25,19 +28,67 @@ use crate::{
 /// Connections of a pool unless configured (`LEADGRAPH_DB_MAX_CONNECTIONS`).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 
-/// Opens the database with the default pool size.
-pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
-    connect_with(url, DEFAULT_MAX_CONNECTIONS).await
+/// How long a pooled connection is waited for unless configured
+/// (`LEADGRAPH_DB_ACQUIRE_TIMEOUT_MS`), in milliseconds.
+pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 10_000;
+
+/// How long opening the first connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The database pool's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a caller waits for a free connection before `unavailable`.
+    pub acquire_timeout: Duration,
 }
 
-/// Opens the database with a pool of up to `max_connections` and tunes every
-/// connection (WAL for SQLite).
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            acquire_timeout: Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS),
+        }
+    }
+}
+
+impl PoolSettings {
+    /// The pool `serve` configures.
+    pub fn of(args: &ServeArgs) -> Self {
+        Self {
+            max_connections: args.db_max_connections,
+            acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms.max(1)),
+        }
+    }
+}
+
+/// Opens the database with the default pool.
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_pool(url, PoolSettings::default()).await
+}
+
+/// Opens the database with a pool of up to `max_connections` (default acquire
+/// timeout).
 pub async fn connect_with(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    connect_pool(
+        url,
+        PoolSettings {
+            max_connections,
+            ..PoolSettings::default()
+        },
+    )
+    .await
+}
+
+/// Opens the database with the pool `pool` and tunes every connection (WAL for
+/// SQLite).
+pub async fn connect_pool(url: &str, pool: PoolSettings) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.max_connections(max_connections.max(1))
+    opts.max_connections(pool.max_connections.max(1))
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(pool.acquire_timeout)
         .sqlx_logging(false)
         // On every pooled connection (pragmas are per connection): WAL with
         // `synchronous=NORMAL` (durable across application crashes; a power
@@ -47,9 +98,18 @@ pub async fn connect_with(url: &str, max_connections: u32) -> anyhow::Result<Dat
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .pragma("cache_size", "-8192")
         });
-    let db = Database::connect(opts)
-        .await
-        .with_context(|| format!("connecting to the database ({})", redact(url)))?;
+    // sqlx bounds opening a connection by the acquire timeout too: the first
+    // connection gets `CONNECT_TIMEOUT`, however short the acquire timeout is.
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let db = loop {
+        match Database::connect(opts.clone()).await {
+            Err(err) if DomainError::is_busy(&err) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => break other,
+        }
+    }
+    .with_context(|| format!("connecting to the database ({})", redact(url)))?;
     Ok(db)
 }
 
@@ -65,13 +125,13 @@ fn redact(url: &str) -> String {
 
 /// Connects and runs pending migrations.
 pub async fn migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
-    migrate_with(url, DEFAULT_MAX_CONNECTIONS).await
+    migrate_with(url, PoolSettings::default()).await
 }
 
-/// Connects with a pool of up to `max_connections` and runs pending migrations.
-/// Instances starting together take turns ([`SetupLock`]).
-pub async fn migrate_with(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
-    let db = connect_with(url, max_connections).await?;
+/// Connects with the pool `pool` and runs pending migrations. Instances
+/// starting together take turns ([`SetupLock`]).
+pub async fn migrate_with(url: &str, pool: PoolSettings) -> anyhow::Result<DatabaseConnection> {
+    let db = connect_pool(url, pool).await?;
     let lock = SetupLock::acquire(url).await?;
     let migrated = Migrator::up(&db, None).await.context("running migrations");
     lock.release().await?;
@@ -123,7 +183,7 @@ pub struct App {
 impl App {
     /// Migrates the database, binds the address, and builds the router.
     pub async fn build(database_url: &str, args: &ServeArgs) -> anyhow::Result<Self> {
-        let mut db = migrate_with(database_url, args.db_max_connections).await?;
+        let mut db = migrate_with(database_url, PoolSettings::of(args)).await?;
         // Background jobs share the pool without the statement counter, which
         // counts the statements made for requests.
         let jobs_db = db.clone();

@@ -1,7 +1,7 @@
 //! Errors of domain services, mapped to the public code table in `crate::error`.
 
 use entity::LeadStatus;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, SqlErr};
 
 use crate::error::{ErrorCode, FieldError};
 
@@ -49,7 +49,33 @@ impl DomainError {
             Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::Duplicate { .. } => ErrorCode::Duplicate,
             Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            Self::Db(_) | Self::Internal(_) if self.busy() => ErrorCode::Unavailable,
             Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Whether this is a database overload (see [`DomainError::is_busy`]), also
+    /// when wrapped in an internal error.
+    pub fn busy(&self) -> bool {
+        match self {
+            Self::Db(err) => Self::is_busy(err),
+            Self::Internal(err) => is_busy_anyhow(err),
+            _ => false,
+        }
+    }
+
+    /// Whether a database error means overload rather than a fault: no pooled
+    /// connection came free within the acquire timeout
+    /// (`LEADGRAPH_DB_ACQUIRE_TIMEOUT_MS`). Clients get `unavailable` (503).
+    pub fn is_busy(err: &DbErr) -> bool {
+        match err {
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
+            DbErr::Conn(RuntimeErr::SqlxError(e))
+            | DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                matches!(**e, sea_orm::sqlx::Error::PoolTimedOut)
+            }
+            _ => false,
         }
     }
 
@@ -62,6 +88,15 @@ impl DomainError {
     pub fn is_unique_violation(err: &DbErr) -> bool {
         matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
     }
+}
+
+/// Whether an error chain holds a database overload ([`DomainError::is_busy`]).
+pub fn is_busy_anyhow(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<DbErr>().is_some_and(DomainError::is_busy)
+            || e.downcast_ref::<DomainError>()
+                .is_some_and(DomainError::busy)
+    })
 }
 
 /// One error of a batch item, as reported in per-item results.
@@ -94,7 +129,11 @@ impl DomainError {
             Self::Db(_) | Self::Internal(_) => vec![ItemError {
                 field: None,
                 code: self.code().slug().to_owned(),
-                message: "internal error".into(),
+                message: if self.busy() {
+                    "the server is busy; retry in a moment".into()
+                } else {
+                    "internal error".into()
+                },
             }],
             other => vec![ItemError {
                 field: None,
@@ -102,5 +141,46 @@ impl DomainError {
                 message: other.to_string(),
             }],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn a_pool_timeout_is_busy_and_unavailable_other_db_errors_are_internal() {
+        let timeout = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
+        assert!(DomainError::is_busy(&timeout));
+        let wrapped = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::PoolTimedOut,
+        )));
+        assert!(DomainError::is_busy(&wrapped));
+        assert_eq!(
+            DomainError::Db(timeout.clone()).code(),
+            ErrorCode::Unavailable
+        );
+        let internal = DomainError::Internal(anyhow::Error::new(timeout).context("loading"));
+        assert_eq!(internal.code(), ErrorCode::Unavailable);
+        assert_eq!(internal.item_errors()[0].code, "unavailable");
+
+        for other in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            DbErr::Custom("boom".into()),
+            DbErr::Query(RuntimeErr::Internal("syntax error".into())),
+            DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+                sea_orm::sqlx::Error::PoolClosed,
+            ))),
+        ] {
+            assert!(!DomainError::is_busy(&other), "{other}");
+            assert_eq!(DomainError::Db(other).code(), ErrorCode::Internal);
+        }
+        assert_eq!(
+            DomainError::Internal(anyhow::anyhow!("boom")).code(),
+            ErrorCode::Internal
+        );
+        assert!(!DomainError::NotFound.busy());
     }
 }

@@ -1,11 +1,16 @@
 //! Domain errors to GraphQL errors: `extensions.code`, `extensions.status`, and
 //! `extensions.fields` for validation. Internal errors are logged once here and
-//! reach the client as `internal` with the request id, never the cause.
+//! reach the client as `internal` (or `unavailable` when the database is
+//! overloaded) with the request id, never the cause.
 
 use async_graphql::{Context, Error, ErrorExtensionValues, ErrorExtensions, Value};
 
 use super::context::{Ctx, RequestId};
-use crate::{domain::DomainError, error::ErrorCode, ids::NodeType};
+use crate::{
+    domain::DomainError,
+    error::{ErrorCode, server_failure},
+    ids::NodeType,
+};
 
 /// Sets `code` and `status` on an error's extensions.
 pub fn set_code(ext: &mut ErrorExtensionValues, code: ErrorCode) {
@@ -61,13 +66,11 @@ pub fn to_gql(ctx: &Context<'_>, err: DomainError) -> Error {
                 .data_opt::<RequestId>()
                 .map(|r| r.0.clone())
                 .unwrap_or_default();
-            tracing::error!(request.id = %request_id, error = %err, "internal error");
-            Error::new(format!("internal error (request id {request_id})")).extend_with(
-                move |_, ext| {
-                    set_code(ext, code);
-                    ext.set("requestId", request_id.as_str());
-                },
-            )
+            let (code, message) = server_failure(err.busy(), &request_id, &err, "request failed");
+            Error::new(message).extend_with(move |_, ext| {
+                set_code(ext, code);
+                ext.set("requestId", request_id.as_str());
+            })
         }
         other => coded(code, other.to_string()),
     }

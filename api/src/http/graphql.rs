@@ -21,14 +21,15 @@ use crate::{
         Principal,
         authenticate::{AuthenticateError, authenticate},
     },
-    error::ErrorCode,
+    domain::DomainError,
+    error::{ErrorCode, server_failure, set_retry_after},
     graphql::{
         context::{Loaders, RequestId},
         rate_limit::{RateSlot, cost_value},
     },
 };
 
-/// A GraphQL-shaped error body with an HTTP status.
+/// A GraphQL-shaped error body with an HTTP status (503 adds `Retry-After`).
 pub fn error_response(code: ErrorCode, message: &str, request_id: &str) -> Response {
     let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = json!({
@@ -38,7 +39,9 @@ pub fn error_response(code: ErrorCode, message: &str, request_id: &str) -> Respo
             "extensions": { "code": code.slug(), "status": code.status(), "requestId": request_id }
         }]
     });
-    (status, Json(body)).into_response()
+    let mut response = (status, Json(body)).into_response();
+    set_retry_after(&mut response);
+    response
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -67,12 +70,13 @@ pub async fn graphql(
             return error_response(err.code(), &err.to_string(), &request_id);
         }
         Err(AuthenticateError::Db(err)) => {
-            tracing::error!(request.id = %request_id, error = %err, "authentication query failed");
-            return error_response(
-                ErrorCode::Internal,
-                &format!("internal error (request id {request_id})"),
+            let (code, message) = server_failure(
+                DomainError::is_busy(&err),
                 &request_id,
+                &err,
+                "authentication query failed",
             );
+            return error_response(code, &message, &request_id);
         }
     };
     tracing::Span::current().record("tenant.id", principal.tenant_id);

@@ -17,7 +17,7 @@ use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnFailure, TraceLayer},
 };
 
 use super::{
@@ -106,7 +106,10 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request.id = %id, tenant.id = tracing::field::Empty)
-        }))
+        })
+        // The handlers log a failure's cause themselves (at error for a bug,
+        // at warn for a busy server); this line only records the status.
+        .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }

@@ -52,7 +52,8 @@ use tracing::Instrument;
 
 use crate::{
     auth::{Principal, authenticate::authenticate},
-    error::ErrorCode,
+    domain::DomainError,
+    error::{ErrorCode, server_failure},
     http::{
         AppState,
         graphql::error_response,
@@ -71,6 +72,8 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 pub const MAX_KEY_CHARS: usize = 255;
 /// Largest response kept for replay (every response here is built in memory).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Background attempts at releasing a claim while the database is busy.
+const RELEASE_RETRIES: u32 = 5;
 /// Rows past their 24 hours are purged at most this often (per process).
 const PURGE_EVERY_SECS: i64 = 600;
 
@@ -157,8 +160,8 @@ async fn handle(surface: Surface, state: AppState, req: Request, next: Next) -> 
     let claim = match store::claim(&state.db, principal.key_id, &key, &hash).await {
         Ok(c) => c,
         Err(err) => {
-            tracing::error!(request.id = %request_id, error = %err, "idempotency claim failed");
-            return internal(surface, &request_id);
+            let busy = DomainError::is_busy(&err);
+            return failure(surface, &request_id, busy, &err, "idempotency claim failed");
         }
     };
     let class = rate_class(surface, &body);
@@ -231,9 +234,8 @@ async fn run_claimed(
         let body = match to_bytes(body, MAX_RESPONSE_BYTES).await {
             Ok(b) => b,
             Err(err) => {
-                tracing::error!(request.id = %rid, error = %err, "reading the response failed");
                 release(&db, id, &rid).await;
-                return internal(surface, &rid);
+                return failure(surface, &rid, false, &err, "reading the response failed");
             }
         };
         if keeps(surface, parts.status, &body) {
@@ -245,7 +247,11 @@ async fn run_claimed(
             if let Err(err) = store::complete(&db, id, saved).await {
                 // The work is done: keep the claim (in progress until abandoned)
                 // rather than let a retry do it twice.
-                tracing::error!(request.id = %rid, error = %err, "saving the idempotent response failed");
+                if DomainError::is_busy(&err) {
+                    tracing::warn!(request.id = %rid, error = %err, "saving the idempotent response failed: the database is busy");
+                } else {
+                    tracing::error!(request.id = %rid, error = %err, "saving the idempotent response failed");
+                }
             }
         } else {
             release(&db, id, &rid).await;
@@ -256,17 +262,45 @@ async fn run_claimed(
     match tokio::spawn(work.instrument(tracing::Span::current())).await {
         Ok(response) => response,
         Err(err) => {
-            tracing::error!(request.id = %request_id, error = %err, "the request task failed");
             release(&state.db, id, &request_id).await;
-            internal(surface, &request_id)
+            failure(surface, &request_id, false, &err, "the request task failed")
         }
     }
 }
 
+/// Deletes a claim so that a retry runs the request again. When the database
+/// is busy, the deletion is retried in the background ([`RELEASE_RETRIES`]
+/// times, a second apart; a retry meanwhile is `idempotency_in_progress`); a
+/// claim still left counts as abandoned after [`store::ABANDONED_AFTER`].
 async fn release(db: &sea_orm::DatabaseConnection, id: i64, request_id: &str) {
-    if let Err(err) = store::release(db, id).await {
+    let err = match store::release(db, id).await {
+        Ok(()) => return,
+        Err(err) => err,
+    };
+    if !DomainError::is_busy(&err) {
         tracing::error!(request.id = %request_id, error = %err, "releasing an idempotency claim failed");
+        return;
     }
+    tracing::warn!(request.id = %request_id, error = %err, "releasing an idempotency claim failed: the database is busy; retrying");
+    let db = db.clone();
+    let request_id = request_id.to_owned();
+    let retry = async move {
+        for attempt in 1..=RELEASE_RETRIES {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            match store::release(&db, id).await {
+                Ok(()) => return,
+                Err(err) if DomainError::is_busy(&err) && attempt < RELEASE_RETRIES => {}
+                Err(err) if DomainError::is_busy(&err) => {
+                    tracing::warn!(request.id = %request_id, error = %err, "releasing an idempotency claim failed: the database is busy; it stays claimed until abandoned");
+                }
+                Err(err) => {
+                    tracing::error!(request.id = %request_id, error = %err, "releasing an idempotency claim failed");
+                    return;
+                }
+            }
+        }
+    };
+    tokio::spawn(retry.instrument(tracing::Span::current()));
 }
 
 /// Whether a response is saved for replay: not a server error, not a rate limit.
@@ -430,9 +464,17 @@ fn refuse(surface: Surface, code: ErrorCode, message: &str, request_id: &str) ->
     }
 }
 
-fn internal(surface: Surface, request_id: &str) -> Response {
-    let message = format!("internal error (request id {request_id})");
-    refuse(surface, ErrorCode::Internal, &message, request_id)
+/// A failure here, logged: `unavailable` when the database is `busy`, else
+/// `internal`.
+fn failure(
+    surface: Surface,
+    request_id: &str,
+    busy: bool,
+    cause: &dyn std::fmt::Display,
+    what: &str,
+) -> Response {
+    let (code, message) = server_failure(busy, request_id, cause, what);
+    refuse(surface, code, &message, request_id)
 }
 
 #[cfg(test)]

@@ -1,11 +1,7 @@
 //! The authenticated caller of a `/v1` request, as an extractor: a refused key
 //! answers 401 in the envelope before the handler runs.
 
-use axum::{
-    extract::FromRequestParts,
-    http::request::Parts,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::FromRequestParts, http::request::Parts, response::Response};
 
 use axum::http::HeaderValue;
 
@@ -15,7 +11,8 @@ use crate::{
         Op, Principal,
         authenticate::{AuthenticateError, authenticate},
     },
-    error::ErrorCode,
+    domain::DomainError,
+    error::{ErrorCode, server_failure},
     http::AppState,
     ratelimit::{Decision, RateClass},
 };
@@ -140,9 +137,13 @@ impl Caller {
                 Err(envelope::error(err.code(), &err.to_string(), request_id))
             }
             Err(AuthenticateError::Db(err)) => {
-                tracing::error!(request.id = %request_id, error = %err, "authentication query failed");
-                let message = format!("internal error (request id {request_id})");
-                Err(envelope::error(ErrorCode::Internal, &message, request_id).into_response())
+                let (code, message) = server_failure(
+                    DomainError::is_busy(&err),
+                    &request_id,
+                    &err,
+                    "authentication query failed",
+                );
+                Err(envelope::error(code, &message, request_id))
             }
         }
     }

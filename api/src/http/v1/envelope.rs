@@ -8,7 +8,10 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{domain::DomainError, error::ErrorCode};
+use crate::{
+    domain::DomainError,
+    error::{ErrorCode, server_failure, set_retry_after},
+};
 
 #[derive(Debug, Serialize)]
 pub struct Meta {
@@ -64,7 +67,7 @@ pub fn ok<T: Serialize>(
     (status, Json(body)).into_response()
 }
 
-/// An error envelope with the code table's status.
+/// An error envelope with the code table's status (503 adds `Retry-After`).
 pub fn error(code: ErrorCode, message: &str, request_id: String) -> Response {
     let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body: Envelope<()> = Envelope {
@@ -77,16 +80,18 @@ pub fn error(code: ErrorCode, message: &str, request_id: String) -> Response {
         ]),
         meta: meta(request_id),
     };
-    (status, Json(body)).into_response()
+    let mut response = (status, Json(body)).into_response();
+    set_retry_after(&mut response);
+    response
 }
 
-/// A domain error as an envelope; internal causes are logged, not shown.
+/// A domain error as an envelope; internal causes are logged, not shown
+/// (database overload is `unavailable`).
 pub fn domain_error(err: &DomainError, request_id: String) -> Response {
     match err {
         DomainError::Db(_) | DomainError::Internal(_) => {
-            tracing::error!(request.id = %request_id, error = %err, "internal error");
-            let message = format!("internal error (request id {request_id})");
-            error(ErrorCode::Internal, &message, request_id)
+            let (code, message) = server_failure(err.busy(), &request_id, err, "request failed");
+            error(code, &message, request_id)
         }
         other => error(other.code(), &other.to_string(), request_id),
     }

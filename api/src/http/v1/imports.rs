@@ -37,13 +37,13 @@ use crate::{
     auth::{Op, Principal},
     domain::{
         DomainError,
-        error::ItemError,
+        error::{ItemError, is_busy_anyhow},
         imports::{self, FileInfo, ImportParams},
     },
-    error::ErrorCode,
+    error::{ErrorCode, server_failure},
     http::AppState,
     ids::{IdCodec, NodeType},
-    jobs::{self, JobContext},
+    jobs::{self, JobContext, JobError, lease::LeaseError},
 };
 
 /// Row results per JSON page (default and most).
@@ -290,9 +290,14 @@ async fn start_import(
     };
     if let Err(err) = jobs::imports::run(&ctx, uploaded.job, &lease).await {
         // The lease runs out and a runner finishes the job; say so.
-        tracing::error!(request.id = %request_id, job.id = lease.job_id, error = %err, "waited import failed; left to the runners");
-        let message = format!("internal error (request id {request_id})");
-        return envelope::error(ErrorCode::Internal, &message, request_id);
+        let busy = match &err {
+            JobError::Lease(LeaseError::Db(db)) => DomainError::is_busy(db),
+            JobError::Internal(err) => is_busy_anyhow(err),
+            _ => false,
+        };
+        let what = format!("waited import {} failed; left to the runners", lease.job_id);
+        let (code, message) = server_failure(busy, &request_id, &err, &what);
+        return envelope::error(code, &message, request_id);
     }
     wait_result(state, &caller.principal, lease.job_id, request_id).await
 }
