@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use crate::import::{
-    Backend, DEFAULT_MAPPING, Database, RssSampler, Server, input_file, proc_status_kib,
-};
+use crate::import::{DEFAULT_MAPPING, input_file};
 use crate::report::append_result;
+use crate::server::{Backend, Database, RssSampler, Server, proc_status_kib};
 
 /// Target wall time of a dedupe run over 1,000,000 leads.
 const TARGET_SECS: f64 = 20.0;

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod api;
 pub mod batch_bench;
 pub mod dedupe;
 // `gen` is a reserved word in edition 2024, so the file keeps the short
@@ -7,7 +8,9 @@ pub mod dedupe;
 #[path = "gen.rs"]
 pub mod generator;
 pub mod import;
+pub mod postgraphile;
 pub mod report;
+pub mod server;
 
 pub use generator::{GenConfig, GenSummary, write_leads};
 
@@ -34,6 +37,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Time a bulk dedupe run (GraphQL `startDedupe`) after an import.
     Dedupe(dedupe::DedupeArgs),
+    /// GraphQL load on a seeded database: req/s, p50, p99 per probe (optionally vs PostGraphile).
+    Api(api::ApiArgs),
+    /// Server memory under a long mixed GraphQL load.
+    Soak(api::soak::SoakArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -43,5 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Batch(args) => batch_bench::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Dedupe(args) => dedupe::run(&args),
+        Command::Api(args) => api::run(&args),
+        Command::Soak(args) => api::soak::run(&args),
     }
 }
