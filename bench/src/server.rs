@@ -62,20 +62,20 @@ impl Backend {
     }
 }
 
+/// psql on the benchmark server's `database`, without `~/.psqlrc`,
+/// stopping at the first error.
+fn psql_command(database: &str) -> Command {
+    let mut command = Command::new("psql");
+    command
+        .args(["-h", PG_HOST, "-p", &PG_PORT.to_string(), "-U", PG_USER])
+        .args(["-d", database, "-X", "-v", "ON_ERROR_STOP=1"]);
+    command
+}
+
 /// Runs one psql command (`-c`) in `database`.
 pub fn psql(database: &str, command: &str) -> anyhow::Result<()> {
-    let out = Command::new("psql")
-        .args(["-h", PG_HOST, "-p", &PG_PORT.to_string(), "-U", PG_USER])
-        .args([
-            "-d",
-            database,
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            command,
-        ])
+    let out = psql_command(database)
+        .args(["-q", "-c", command])
         .output()
         .context("running psql")?;
     if !out.status.success() {
@@ -91,18 +91,8 @@ pub fn psql(database: &str, command: &str) -> anyhow::Result<()> {
 /// Runs an SQL script (any size, several statements) with psql in
 /// `database`, fed on stdin, stopping at the first error.
 pub fn psql_script(database: &str, script: &str) -> anyhow::Result<()> {
-    let mut child = Command::new("psql")
-        .args(["-h", PG_HOST, "-p", &PG_PORT.to_string(), "-U", PG_USER])
-        .args([
-            "-d",
-            database,
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            "-",
-        ])
+    let mut child = psql_command(database)
+        .args(["-q", "-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -127,9 +117,8 @@ pub fn psql_script(database: &str, script: &str) -> anyhow::Result<()> {
 
 /// Runs one query with psql in `database`; its rows, fields split.
 pub fn psql_query(database: &str, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
-    let out = Command::new("psql")
-        .args(["-h", PG_HOST, "-p", &PG_PORT.to_string(), "-U", PG_USER])
-        .args(["-d", database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+    let out = psql_command(database)
+        .args(["-A", "-t"])
         .arg(format!("--field-separator={SEP}"))
         .args(["-c", sql])
         .output()

@@ -254,23 +254,27 @@ fn run_db(
     } else {
         None
     };
+    // One of our probes at one connection count; the server must survive it.
+    let mut measure_ours = |probe: &Probe, c: usize| -> anyhow::Result<Row> {
+        let row = measure(
+            rt,
+            &endpoint,
+            probe,
+            c,
+            args,
+            name,
+            LEADGRAPH,
+            Some(server.pid),
+        )?;
+        if row.errors > 0 {
+            eprintln!("{}", server.log_tail());
+        }
+        server.check_alive()?;
+        Ok(row)
+    };
     for probe in &reads {
         for &c in &args.connections {
-            let row = measure(
-                rt,
-                &endpoint,
-                probe,
-                c,
-                args,
-                name,
-                LEADGRAPH,
-                Some(server.pid),
-            )?;
-            if row.errors > 0 {
-                eprintln!("{}", server.log_tail());
-            }
-            rows.push(row);
-            server.check_alive()?;
+            rows.push(measure_ours(probe, c)?);
             if let Some(r) = &reference
                 && let Some(theirs) = r.probes.iter().find(|t| t.name == probe.name)
             {
@@ -296,21 +300,7 @@ fn run_db(
         .collect();
     for probe in &writes {
         for &c in &args.connections {
-            let row = measure(
-                rt,
-                &endpoint,
-                probe,
-                c,
-                args,
-                name,
-                LEADGRAPH,
-                Some(server.pid),
-            )?;
-            if row.errors > 0 {
-                eprintln!("{}", server.log_tail());
-            }
-            rows.push(row);
-            server.check_alive()?;
+            rows.push(measure_ours(probe, c)?);
         }
     }
     let peak_kib = sampler.stop();
