@@ -15,33 +15,15 @@ use super::gcra::{Gcra, GcraOutcome, GcraState};
 /// Budget storage.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
-    /// Applies a request of `cost` points to bucket `key` atomically.
-    async fn gcra(&self, key: &str, gcra: &Gcra, cost: u64) -> anyhow::Result<GcraOutcome>;
+    /// One request's whole check, atomically: with a `quota` (live keys),
+    /// refuses without spending when the usage counter has reached it; else
+    /// applies the GCRA step and, when allowed and metered, counts one
+    /// request of usage.
+    async fn check(&self, req: &CheckRequest<'_>) -> anyhow::Result<Checked>;
     /// A bucket's TAT without spending from it.
     async fn peek(&self, key: &str) -> anyhow::Result<GcraState>;
     /// A usage counter's value.
     async fn usage(&self, key: &str) -> anyhow::Result<u64>;
-    /// Adds `n` to a usage counter (kept `ttl_secs`) and returns the new value.
-    async fn add_usage(&self, key: &str, n: u64, ttl_secs: u64) -> anyhow::Result<u64>;
-
-    /// One request's whole check: with a `quota` (live keys), refuses without
-    /// spending when the usage counter has reached it; else applies the GCRA
-    /// step and, when allowed and metered, counts one request of usage.
-    /// Backends may do it in one round trip (Redis does).
-    async fn check(&self, req: &CheckRequest<'_>) -> anyhow::Result<Checked> {
-        let usage = self.usage(req.usage_key).await?;
-        if req.quota.is_some_and(|quota| usage >= quota) {
-            let state = self.peek(req.bucket).await?;
-            return Ok(Checked::QuotaExceeded { state, usage });
-        }
-        let outcome = self.gcra(req.bucket, req.gcra, req.cost).await?;
-        let usage = if req.quota.is_some() && outcome.allowed {
-            self.add_usage(req.usage_key, 1, req.usage_ttl_secs).await?
-        } else {
-            usage
-        };
-        Ok(Checked::Applied { outcome, usage })
-    }
 }
 
 /// What [`Backend::check`] is asked.
@@ -76,14 +58,30 @@ pub struct MemoryBackend {
 
 #[async_trait::async_trait]
 impl Backend for MemoryBackend {
-    async fn gcra(&self, key: &str, gcra: &Gcra, cost: u64) -> anyhow::Result<GcraOutcome> {
-        let now = Utc::now().timestamp_micros();
+    async fn check(&self, req: &CheckRequest<'_>) -> anyhow::Result<Checked> {
+        // Usage lock first, then the bucket's: the same order everywhere.
+        let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let outcome = gcra.apply(buckets.get(key).copied(), now, cost);
-        if outcome.allowed {
-            buckets.insert(key.to_owned(), outcome.new_tat);
+        let used = usage.get(req.usage_key).copied().unwrap_or(0);
+        let state = buckets.get(req.bucket).copied();
+        if req.quota.is_some_and(|quota| used >= quota) {
+            return Ok(Checked::QuotaExceeded { state, usage: used });
         }
-        Ok(outcome)
+        let outcome = req
+            .gcra
+            .apply(state, Utc::now().timestamp_micros(), req.cost);
+        let mut used = used;
+        if outcome.allowed {
+            buckets.insert(req.bucket.to_owned(), outcome.new_tat);
+            if req.quota.is_some() {
+                used += 1;
+                usage.insert(req.usage_key.to_owned(), used);
+            }
+        }
+        Ok(Checked::Applied {
+            outcome,
+            usage: used,
+        })
     }
 
     async fn peek(&self, key: &str) -> anyhow::Result<GcraState> {
@@ -104,29 +102,7 @@ impl Backend for MemoryBackend {
             .copied()
             .unwrap_or(0))
     }
-
-    async fn add_usage(&self, key: &str, n: u64, _ttl_secs: u64) -> anyhow::Result<u64> {
-        let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
-        let v = usage.entry(key.to_owned()).or_insert(0);
-        *v += n;
-        Ok(*v)
-    }
 }
-
-/// The GCRA step as a Redis script, on Redis's clock so every instance agrees.
-/// Returns the TAT before the request and "now"; the caller recomputes the
-/// outcome with the same formula (`Gcra::apply`) for the headers.
-const GCRA_LUA: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[2])
-if new_tat - now <= tonumber(ARGV[3]) then
-  redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-end
-return {string.format('%.0f', tat), string.format('%.0f', now)}
-";
 
 /// [`Backend::check`] as one Redis script: quota, GCRA step and usage count
 /// in one round trip. KEYS: bucket, usage counter. ARGV: cost, interval (µs),
@@ -157,7 +133,6 @@ return {0, string.format('%.0f', tat), string.format('%.0f', now), usage}
 pub struct RedisBackend {
     conn: ConnectionManager,
     prefix: String,
-    script: Script,
     check: Script,
 }
 
@@ -170,7 +145,6 @@ impl RedisBackend {
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
-            script: Script::new(GCRA_LUA),
             check: Script::new(CHECK_LUA),
         })
     }
@@ -182,22 +156,6 @@ impl RedisBackend {
 
 #[async_trait::async_trait]
 impl Backend for RedisBackend {
-    async fn gcra(&self, key: &str, gcra: &Gcra, cost: u64) -> anyhow::Result<GcraOutcome> {
-        let mut conn = self.conn.clone();
-        let (tat, now): (String, String) = self
-            .script
-            .key(self.key(key))
-            .arg(cost)
-            .arg(gcra.interval_us)
-            .arg(gcra.tau_us)
-            .invoke_async(&mut conn)
-            .await
-            .context("running the rate-limit script")?;
-        let tat: i64 = tat.parse().context("reading the TAT")?;
-        let now: i64 = now.parse().context("reading Redis time")?;
-        Ok(gcra.apply(Some(tat), now, cost))
-    }
-
     async fn peek(&self, key: &str) -> anyhow::Result<GcraState> {
         let mut conn = self.conn.clone();
         let tat: Option<String> = conn.get(self.key(key)).await.context("reading a bucket")?;
@@ -237,20 +195,5 @@ impl Backend for RedisBackend {
                 usage,
             }
         })
-    }
-
-    async fn add_usage(&self, key: &str, n: u64, ttl_secs: u64) -> anyhow::Result<u64> {
-        let mut conn = self.conn.clone();
-        let key = self.key(key);
-        let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
-        let (v,): (u64,) = redis::pipe()
-            .atomic()
-            .incr(&key, n)
-            .expire(&key, ttl)
-            .ignore()
-            .query_async(&mut conn)
-            .await
-            .context("counting usage")?;
-        Ok(v)
     }
 }
