@@ -92,6 +92,11 @@ pub struct ServeArgs {
     /// milliseconds; past it the request answers 503 `unavailable`.
     #[arg(long, env = "LEADGRAPH_DB_ACQUIRE_TIMEOUT_MS", default_value_t = crate::startup::DEFAULT_ACQUIRE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub db_acquire_timeout_ms: u64,
+    /// SQLite only: how long a write waits for the database's one write lock
+    /// (held by another write, here or in another process), in milliseconds;
+    /// past it the request answers 503 `unavailable`.
+    #[arg(long, env = "LEADGRAPH_DB_BUSY_TIMEOUT_MS", default_value_t = crate::startup::DEFAULT_BUSY_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_busy_timeout_ms: u64,
     /// How long a verified API key (and an `X-On-Behalf-Of` user) is cached,
     /// in milliseconds; 0 checks every request against the database.
     /// Revocations on this instance, and with Redis on every instance, take
@@ -115,6 +120,7 @@ impl Default for ServeArgs {
             rate_limit_scale: 1,
             db_max_connections: crate::startup::DEFAULT_MAX_CONNECTIONS,
             db_acquire_timeout_ms: crate::startup::DEFAULT_ACQUIRE_TIMEOUT_MS,
+            db_busy_timeout_ms: crate::startup::DEFAULT_BUSY_TIMEOUT_MS,
             auth_cache_ttl_ms: crate::auth::cache::DEFAULT_TTL_MS,
             webhooks: WebhookArgs::default(),
             jobs: JobArgs::default(),

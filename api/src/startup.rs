@@ -32,6 +32,10 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 /// (`LEADGRAPH_DB_ACQUIRE_TIMEOUT_MS`), in milliseconds.
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 10_000;
 
+/// How long a SQLite write waits for the write lock unless configured
+/// (`LEADGRAPH_DB_BUSY_TIMEOUT_MS`), in milliseconds.
+pub const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
+
 /// How long opening the first connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -42,6 +46,8 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a caller waits for a free connection before `unavailable`.
     pub acquire_timeout: Duration,
+    /// SQLite: how long a write waits for the write lock before `unavailable`.
+    pub busy_timeout: Duration,
 }
 
 impl Default for PoolSettings {
@@ -49,6 +55,7 @@ impl Default for PoolSettings {
         Self {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS),
+            busy_timeout: Duration::from_millis(DEFAULT_BUSY_TIMEOUT_MS),
         }
     }
 }
@@ -59,6 +66,7 @@ impl PoolSettings {
         Self {
             max_connections: args.db_max_connections,
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms.max(1)),
+            busy_timeout: Duration::from_millis(args.db_busy_timeout_ms.max(1)),
         }
     }
 }
@@ -92,9 +100,11 @@ pub async fn connect_pool(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
         .sqlx_logging(false)
         // On every pooled connection (pragmas are per connection): WAL with
         // `synchronous=NORMAL` (durable across application crashes; a power
-        // loss may drop the last commits) and an 8 MiB page cache.
-        .map_sqlx_sqlite_opts(|o| {
+        // loss may drop the last commits), an 8 MiB page cache, and the
+        // busy timeout writers queue on for the write lock.
+        .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(pool.busy_timeout)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .pragma("cache_size", "-8192")
         });

@@ -5,6 +5,10 @@ use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, SqlErr};
 
 use crate::error::{ErrorCode, FieldError};
 
+/// SQLite's primary result codes for a lock held by another connection.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+
 /// Everything a domain service can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -66,15 +70,24 @@ impl DomainError {
 
     /// Whether a database error means overload rather than a fault: no pooled
     /// connection came free within the acquire timeout
-    /// (`LEADGRAPH_DB_ACQUIRE_TIMEOUT_MS`). Clients get `unavailable` (503).
+    /// (`LEADGRAPH_DB_ACQUIRE_TIMEOUT_MS`), or SQLite's write lock stayed taken
+    /// past its busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`: writers queue on
+    /// the one write lock). Clients get `unavailable` (503).
     pub fn is_busy(err: &DbErr) -> bool {
         match err {
             DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
             DbErr::Conn(RuntimeErr::SqlxError(e))
             | DbErr::Exec(RuntimeErr::SqlxError(e))
-            | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-                matches!(**e, sea_orm::sqlx::Error::PoolTimedOut)
-            }
+            | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+                sea_orm::sqlx::Error::PoolTimedOut => true,
+                sea_orm::sqlx::Error::Database(db) => db
+                    .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                    .and(db.code())
+                    .and_then(|code| code.parse::<i32>().ok())
+                    // The primary code is the low byte of the extended one.
+                    .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+                _ => false,
+            },
             _ => false,
         }
     }
