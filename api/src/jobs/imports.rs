@@ -22,8 +22,9 @@ use entity::{ImportRowStatus, JobStatus, LeadSource, LeadStatus, import_row, job
 use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, NotSet, QueryFilter,
-    sea_query::{Expr, ExprTrait},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, NotSet, QueryFilter,
+    QueryTrait,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use tokio::sync::mpsc;
 
@@ -448,12 +449,16 @@ impl Writer<'_> {
         let index_of: HashMap<String, usize> = new_by_key;
         let models: Vec<lead::ActiveModel> = new_leads.into_iter().map(|(_, am)| am).collect();
         for batch in models.chunks(INSERT_BATCH) {
-            let inserted = lead::Entity::insert_many(batch.to_vec())
-                .exec_with_returning(&txn)
-                .await?;
-            for model in inserted {
-                if let Some(&i) = index_of.get(&model.email_key) {
-                    ids[i] = Some(model.id);
+            // Only the id and key come back: decoding whole rows cost more than
+            // the insert's own statement building.
+            let mut insert = lead::Entity::insert_many(batch.to_vec()).into_query();
+            insert
+                .returning(Query::returning().columns([lead::Column::Id, lead::Column::EmailKey]));
+            for row in txn.query_all(&insert).await? {
+                let id: i64 = row.try_get("", "id")?;
+                let key: String = row.try_get("", "email_key")?;
+                if let Some(&i) = index_of.get(&key) {
+                    ids[i] = Some(id);
                 }
             }
         }
