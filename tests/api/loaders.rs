@@ -76,4 +76,40 @@ async fn a_nested_page_costs_the_same_statements_whatever_its_size() {
     assert_eq!(full, max);
     // Authentication (2), the page (1), users (1) and teams (1).
     assert!(full <= 6, "a nested page cost {full} statements");
+
+    // Every shape of the selection gets the right objects: `nodes`, `edges`,
+    // a fragment, and one lead by id (the DataLoader path).
+    let owner = app
+        .gql(&key, "{ viewer { user { id } } }", json!({}))
+        .await
+        .data("viewer.user.id")
+        .clone();
+    let shapes = [
+        "{ leads(first: 60) { nodes { team { id } assignedTo { id } createdBy { id } } } }",
+        "{ leads(first: 60) { edges { node { team { id } assignedTo { id } createdBy { id } } } } }",
+        "{ leads(first: 60) { nodes { ...Rel } } } \
+         fragment Rel on Lead { team { id } assignedTo { id } createdBy { id } }",
+    ];
+    for query in shapes {
+        let answer = app.gql(&key, query, json!({})).await;
+        answer.ok();
+        let data = answer.data("leads");
+        let nodes: Vec<serde_json::Value> = match data["nodes"].as_array() {
+            Some(nodes) => nodes.clone(),
+            None => data["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| e["node"].clone())
+                .collect(),
+        };
+        assert_eq!(nodes.len(), 60, "{query}");
+        // Newest first: lead i of the loop above is node 59 - i.
+        for (n, node) in nodes.iter().enumerate() {
+            let i = 59 - n;
+            assert_eq!(node["team"]["id"], json!(teams[i % 3]), "{query} #{n}");
+            assert_eq!(node["assignedTo"]["id"], json!(users[i % 3]), "{query} #{n}");
+            assert_eq!(node["createdBy"]["id"], owner, "{query} #{n}");
+        }
+    }
 }

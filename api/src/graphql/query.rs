@@ -205,7 +205,7 @@ impl CoreQuery {
         let filter = filter.unwrap_or_default().into_domain(ctx).gql(ctx)?;
         let select = store::leads::list(p, &filter);
         let key = |m: &entity::lead::Model| (Some(order.value_of(m)), m.id);
-        connection::paged(
+        let conn = connection::paged(
             ctx,
             args,
             &order.sort(),
@@ -214,7 +214,9 @@ impl CoreQuery {
             Lead,
             CountQuery::Leads,
         )
-        .await
+        .await?;
+        super::types::lead::prefetch_related(ctx, &conn).await?;
+        Ok(conn)
     }
 
     /// One user of the tenant.

@@ -96,6 +96,9 @@ impl Lead {
             return Ok(None);
         };
         let loaders = ctx.loaders().gql(ctx)?;
+        if let Some(team) = loaders.prefetched_team(id) {
+            return Ok(Some(Team(team)));
+        }
         Ok(loaders
             .teams
             .load_one(id)
@@ -174,6 +177,9 @@ impl Lead {
 async fn load_user(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
     let Some(id) = id else { return Ok(None) };
     let loaders = ctx.loaders().gql(ctx)?;
+    if let Some(user) = loaders.prefetched_user(id) {
+        return Ok(Some(User(user)));
+    }
     Ok(loaders
         .users
         .load_one(id)
@@ -181,4 +187,36 @@ async fn load_user(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
         .map_err(load_err)
         .gql(ctx)?
         .map(User))
+}
+
+/// Before the nodes of a page of leads resolve: loads the users and teams the
+/// selection asks for (`nodes` or `edges.node` → `assignedTo`, `createdBy`,
+/// `team`) in one query each ([`crate::graphql::context::Loaders::prefetch`]).
+pub async fn prefetch_related(ctx: &Context<'_>, conn: &Conn<Lead>) -> Result<()> {
+    let look = ctx.look_ahead();
+    let nodes = [look.field("nodes"), look.field("edges").field("node")];
+    let wants = |field: &str| nodes.iter().any(|n| n.field(field).exists());
+    let (assigned, created, team) = (wants("assignedTo"), wants("createdBy"), wants("team"));
+    if !(assigned || created || team) {
+        return Ok(());
+    }
+    let leads = conn.edges.iter().map(|e| &e.node.0);
+    let mut users = Vec::new();
+    if assigned {
+        users.extend(leads.clone().filter_map(|l| l.assigned_to_id));
+    }
+    if created {
+        users.extend(leads.clone().filter_map(|l| l.created_by_id));
+    }
+    let teams = if team {
+        leads.filter_map(|l| l.team_id).collect()
+    } else {
+        Vec::new()
+    };
+    ctx.loaders()
+        .gql(ctx)?
+        .prefetch(users, teams)
+        .await
+        .map_err(load_err)
+        .gql(ctx)
 }
