@@ -612,3 +612,48 @@ async fn two_instances_on_one_database_run_each_import_exactly_once() {
         .expect("count");
     assert_eq!((leads, rows), (6_000, 6_000));
 }
+
+/// On PostgreSQL the runner analyzes `leads` as an import grows it, so the
+/// planner keeps using the email index for each chunk's duplicate lookup
+/// (without statistics it scanned a status index and filtered every row; where
+/// autovacuum is off, or between its runs, nothing else refreshes them).
+#[tokio::test]
+async fn an_import_that_grows_the_table_refreshes_its_statistics_on_postgres() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let analyzed = async || {
+        app.db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT analyze_count + autoanalyze_count AS n FROM pg_stat_user_tables \
+                 WHERE relname = 'leads'",
+            ))
+            .await
+            .expect("pg_stat_user_tables")
+            .expect("leads in pg_stat_user_tables")
+            .try_get::<i64>("", "n")
+            .expect("count")
+    };
+    let before = analyzed().await;
+    let mut file = String::from("email,first name,last name\n");
+    for i in 0..12_000 {
+        file.push_str(&format!("stats{i}@example.com,Ann,Lee{i}\n"));
+    }
+    let (status, body) = post_csv(&app, &app.acme.live, "market=US", file).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["data"]["id"].as_str().expect("job id").to_owned();
+    let job = finished(&app, &app.acme.live, &id).await;
+    assert_eq!(job["created"], 12_000, "{job}");
+    // The statistics collector reports asynchronously; give it a moment.
+    for _ in 0..50 {
+        if analyzed().await > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("leads was not analyzed during a 12,000-row import");
+}
