@@ -233,17 +233,23 @@ pub async fn live_by_email_keys<C: ConnectionTrait>(
     p: &Principal,
     keys: Vec<String>,
 ) -> Result<Vec<lead::Model>, DomainError> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
+    let mut found = Vec::new();
+    for batch in super::fixed_batches(&keys, LOOKUP_BATCH) {
+        found.extend(
+            lead::Entity::find()
+                .filter(lead::Column::TenantId.eq(p.tenant_id))
+                .filter(lead::Column::Environment.eq(p.environment))
+                .filter(live())
+                .filter(lead::Column::EmailKey.is_in(batch.iter().map(String::as_str)))
+                .all(db)
+                .await?,
+        );
     }
-    Ok(lead::Entity::find()
-        .filter(lead::Column::TenantId.eq(p.tenant_id))
-        .filter(lead::Column::Environment.eq(p.environment))
-        .filter(live())
-        .filter(lead::Column::EmailKey.is_in(keys))
-        .all(db)
-        .await?)
+    Ok(found)
 }
+
+/// Keys per duplicate lookup statement (see [`super::fixed_batches`]).
+const LOOKUP_BATCH: usize = 500;
 
 /// Leads in scope by id (merged ones included, deleted ones not), locked for
 /// update in id order on PostgreSQL, so a service can check their state and
