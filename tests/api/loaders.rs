@@ -108,7 +108,11 @@ async fn a_nested_page_costs_the_same_statements_whatever_its_size() {
         for (n, node) in nodes.iter().enumerate() {
             let i = 59 - n;
             assert_eq!(node["team"]["id"], json!(teams[i % 3]), "{query} #{n}");
-            assert_eq!(node["assignedTo"]["id"], json!(users[i % 3]), "{query} #{n}");
+            assert_eq!(
+                node["assignedTo"]["id"],
+                json!(users[i % 3]),
+                "{query} #{n}"
+            );
             assert_eq!(node["createdBy"]["id"], owner, "{query} #{n}");
         }
     }
