@@ -8,7 +8,7 @@ pub mod record;
 
 pub use outcome::{FieldCode, FieldError};
 pub use pipeline::{
-    PreparedChunks, PreparedLead, PreparedRow, RowFailure, prepare_chunk, prepare_stream,
+    PreparedChunks, PreparedLead, PreparedRow, RowFailure, SeenKeys, prepare_chunk, prepare_stream,
 };
 pub use record::canonical::{
     CanonicalEmail, E164, Email, Score, custom_fields, email, name, normalize_name_key,

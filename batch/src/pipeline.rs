@@ -4,11 +4,12 @@
 //! [`prepare_chunk`] maps and validates one chunk on the rayon pool.
 //! [`prepare_stream`] runs the whole path over a reader in three stages on
 //! their own threads: parsing (`CsvRecords`), preparing (`prepare_chunk`,
-//! on rayon) and the caller, who consumes [`PreparedChunks`]. The stages are
-//! joined by rendezvous channels, so each holds at most one chunk and memory
-//! stays bounded by a handful of chunks whatever the file size. This is the
-//! code the server's import job runs (from a blocking thread) and the code
-//! `leadgraph-bench batch` measures.
+//! on rayon) and the caller, who consumes [`PreparedChunks`]. Parsing hands
+//! over pieces of at most 1024 rows (a few may wait), preparing hands the
+//! caller whole chunks (one may wait), so memory stays bounded by a handful
+//! of chunks whatever the file size. This is the code the server's import
+//! job runs (from a blocking thread) and the code `leadgraph-bench batch`
+//! measures.
 //!
 //! Every row gets a [`PreparedRow`], in order: a lead ready to store, or why
 //! the row failed. A fatal [`CsvError`] (unreadable header, a mapping that
@@ -24,8 +25,8 @@ use rayon::prelude::*;
 
 use crate::csv::{CsvError, CsvRecords, RowError, SourceRow};
 use crate::outcome::FieldError;
-use crate::record::canonical::custom_fields_map;
-use crate::record::mapping::{ImportOptions, Mapping, merge_row_errors};
+use crate::record::canonical::{custom_fields_map, warm_up_phone};
+use crate::record::mapping::{ImportOptions, Mapping, Target, merge_row_errors};
 use crate::record::{CleanLead, validate_fields};
 
 /// A row that passed validation, with the import-only attributes the server
@@ -145,6 +146,18 @@ pub fn prepare_chunk(
 
 type Chunk<T> = Result<Vec<T>, CsvError>;
 
+/// Rows the parsing stage hands over at a time: a caller's chunk is parsed
+/// and prepared in pieces of this size, so a piece is still in the cache
+/// when it is prepared, and preparing starts before a whole chunk is read.
+const PIECE_ROWS: usize = 1024;
+
+/// Pieces that may wait between parsing and preparing.
+const HANDOFF_PIECES: usize = 4;
+
+/// Prepared chunks that may wait for the caller (besides the one the
+/// preparing stage is filling).
+const HANDOFF_CHUNKS: usize = 1;
+
 /// The prepared chunks of a CSV stream, in file order (see [`prepare_stream`]).
 ///
 /// Each item is one non-empty chunk, or a fatal [`CsvError`] after which the
@@ -170,7 +183,7 @@ impl PreparedChunks {
     }
 
     /// Bytes of input parsed so far (BOM included), for progress reports;
-    /// runs ahead of the chunks yielded by at most two chunks.
+    /// runs ahead of the chunks yielded by a few chunks at most.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read.load(Ordering::Relaxed)
     }
@@ -239,10 +252,11 @@ pub fn prepare_stream<R: Read + Send + 'static>(
     let mapping = records.mapping().clone();
     let bytes_read = Arc::new(AtomicU64::new(records.bytes_read()));
 
-    // Rendezvous channels: a stage hands over a chunk only when the next
-    // stage asks for it, so at most one chunk waits at each hand-over.
-    let (raw_tx, raw_rx) = sync_channel(0);
-    let (out_tx, out_rx) = sync_channel(0);
+    // Bounded channels: a stage runs only a little ahead of the next, so
+    // memory stays bounded, while a stage that is briefly slower (or
+    // descheduled) does not stall the others at once.
+    let (raw_tx, raw_rx) = sync_channel(HANDOFF_PIECES);
+    let (out_tx, out_rx) = sync_channel(HANDOFF_CHUNKS);
     let progress = Arc::clone(&bytes_read);
     let parser = std::thread::Builder::new()
         .name("csv-parse".to_owned())
@@ -251,7 +265,15 @@ pub fn prepare_stream<R: Read + Send + 'static>(
     let stage_mapping = mapping.clone();
     let preparer = std::thread::Builder::new()
         .name("csv-prepare".to_owned())
-        .spawn(move || prepare_stage(&stage_mapping, default_market.as_deref(), &raw_rx, &out_tx))
+        .spawn(move || {
+            prepare_stage(
+                &stage_mapping,
+                default_market.as_deref(),
+                chunk_rows,
+                &raw_rx,
+                &out_tx,
+            );
+        })
         .map_err(CsvError::Io)?;
     Ok(PreparedChunks {
         headers,
@@ -262,20 +284,28 @@ pub fn prepare_stream<R: Read + Send + 'static>(
     })
 }
 
-/// Reads chunks until the input ends, a fatal error (sent on), or the
-/// receiver is gone.
+/// Reads the input in pieces of at most [`PIECE_ROWS`] rows that tile the
+/// caller's chunks (a chunk of `chunk_rows` is read as several pieces, the
+/// last one cut to fit), until the input ends, a fatal error (sent on), or
+/// the receiver is gone.
 fn parse_stage<R: Read>(
     mut records: CsvRecords<R>,
     chunk_rows: usize,
     progress: &AtomicU64,
     tx: &SyncSender<Chunk<Result<SourceRow, RowError>>>,
 ) {
+    let chunk_rows = chunk_rows.max(1);
+    let mut left = chunk_rows;
     loop {
-        let chunk = records.next_chunk(chunk_rows);
+        let piece = records.next_chunk(left.min(PIECE_ROWS));
         progress.store(records.bytes_read(), Ordering::Relaxed);
-        match chunk {
+        match piece {
             Ok(rows) if rows.is_empty() => return,
             Ok(rows) => {
+                left -= rows.len();
+                if left == 0 {
+                    left = chunk_rows;
+                }
                 if tx.send(Ok(rows)).is_err() {
                     return;
                 }
@@ -288,21 +318,55 @@ fn parse_stage<R: Read>(
     }
 }
 
-/// Prepares each chunk as it arrives and passes it (or the error) on.
+/// Prepares each piece as it arrives and passes the rows on in chunks of
+/// `chunk_rows` (the last one shorter), or the fatal error. Rows of a chunk
+/// that a fatal error cuts short are dropped, as `CsvRecords::next_chunk`
+/// drops them.
 fn prepare_stage(
     mapping: &Mapping,
     default_market: Option<&str>,
+    chunk_rows: usize,
     rx: &Receiver<Chunk<Result<SourceRow, RowError>>>,
     tx: &SyncSender<Chunk<PreparedRow>>,
 ) {
-    for chunk in rx {
-        let prepared = chunk.map(|rows| prepare_chunk(mapping, rows, default_market));
-        let fatal = prepared.is_err();
-        if tx.send(prepared).is_err() || fatal {
+    // The phone metadata loads once per process; loading it here overlaps
+    // it with parsing the first rows instead of stalling the rayon pool.
+    if mapping.column_of(Target::Phone).is_some() {
+        warm_up_phone();
+    }
+    let chunk_rows = chunk_rows.max(1);
+    let mut chunk = Vec::new();
+    for piece in rx {
+        let rows = match piece {
+            Ok(rows) => rows,
+            Err(error) => {
+                let _ = tx.send(Err(error));
+                return;
+            }
+        };
+        if chunk.capacity() == 0 {
+            // Room for the whole chunk (within reason: `chunk_rows` is the
+            // caller's, as in `CsvRecords::next_chunk`).
+            chunk.reserve_exact(chunk_rows.min(16 * 1024));
+        }
+        // Prepared rows are written straight into the chunk, in order.
+        chunk.par_extend(
+            rows.into_par_iter()
+                .with_min_len(64)
+                .map(|row| prepare_row(mapping, row, default_market)),
+        );
+        if chunk.len() >= chunk_rows && tx.send(Ok(std::mem::take(&mut chunk))).is_err() {
             return;
         }
     }
+    if !chunk.is_empty() {
+        let _ = tx.send(Ok(chunk));
+    }
 }
+
+mod seen;
+
+pub use seen::SeenKeys;
 
 #[cfg(test)]
 mod tests;

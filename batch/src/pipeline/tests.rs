@@ -225,3 +225,44 @@ fn prepare_chunk_matches_row_by_row_validation() {
         }
     }
 }
+
+#[test]
+fn chunks_larger_than_a_piece_come_out_whole_and_in_order() {
+    // 2500-row chunks are read in pieces of PIECE_ROWS, the last one cut.
+    let rows: Vec<String> = (1..=6000).map(good).collect();
+    let bytes = csv(&rows);
+    let stream = prepare_stream(
+        Cursor::new(bytes.clone()),
+        ImportOptions::default(),
+        Some("US".to_owned()),
+        2500,
+    )
+    .unwrap();
+    let sizes: Vec<usize> = stream.map(|chunk| chunk.unwrap().len()).collect();
+    assert_eq!(sizes, [2500, 2500, 1000]);
+    let prepared = collect(bytes, 2500);
+    for (i, row) in prepared.iter().enumerate() {
+        assert_eq!(row.row_number, i as u64 + 1);
+        assert_eq!(row.cells[1], format!("First{}", i + 1));
+    }
+}
+
+#[test]
+fn an_io_error_drops_the_rows_of_the_chunk_it_cuts_short() {
+    // The reader fails after the last row: the two whole chunks (each read
+    // in several pieces) come out, the 400 rows of the third do not.
+    let rows: Vec<String> = (1..=3000).map(good).collect();
+    let reader = Failing {
+        good: Cursor::new(csv(&rows)),
+    };
+    let stream = prepare_stream(reader, ImportOptions::default(), None, 1300).unwrap();
+    let items: Vec<_> = stream.collect();
+    let (last, chunks) = items.split_last().unwrap();
+    assert_eq!(last.as_ref().unwrap_err().code(), "io_error");
+    let rows: Vec<u64> = chunks
+        .iter()
+        .flat_map(|chunk| chunk.as_ref().unwrap())
+        .map(|row| row.row_number)
+        .collect();
+    assert_eq!(rows, (1..=2600).collect::<Vec<u64>>());
+}

@@ -81,7 +81,8 @@ pub fn email(raw: &str) -> Result<Email, FieldError> {
             "email is required",
         ));
     }
-    if display.chars().count() > EMAIL_MAX {
+    // A string has at most as many characters as bytes.
+    if display.len() > EMAIL_MAX && display.chars().count() > EMAIL_MAX {
         return Err(FieldError::new(
             field::EMAIL,
             FieldCode::TooLong,
@@ -115,38 +116,79 @@ pub fn email(raw: &str) -> Result<Email, FieldError> {
 /// ASCII addresses; `None` (ask `email_address`) for anything else: non-ASCII,
 /// a quoted local part, or a possible display name (`" <"`). Mirrors
 /// `email_address` 0.2's `parse_address` for those inputs; the tests compare
-/// both on generated addresses.
+/// both on generated addresses. One pass over the bytes, then one over each
+/// part (see `ascii_syntax_ok_by_parts` in the tests for the same rules
+/// written with `split`).
 fn ascii_syntax_ok(address: &str) -> Option<bool> {
-    if !address.is_ascii() || address.contains('"') || address.contains(" <") {
-        return None;
+    let bytes = address.as_bytes();
+    let mut at = None;
+    let mut previous = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii() || b == b'"' || (b == b'<' && previous == b' ') {
+            return None;
+        }
+        if b == b'@' {
+            at = Some(i);
+        }
+        previous = b;
     }
-    let is_atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
-    let is_atom = |s: &str| !s.is_empty() && s.bytes().all(is_atext);
-    let Some((local, domain)) = address.rsplit_once('@') else {
+    let Some(at) = at else {
         return Some(false);
     };
-    let local_ok = !local.is_empty() && local.len() <= 64 && local.split('.').all(is_atom);
-    let domain_ok = !domain.is_empty()
-        && domain.len() <= 254
-        && !(domain.starts_with('[') && domain.ends_with(']'))
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|label| {
+    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
+    let local_ok = local.len() <= 64 && dot_atoms(local, |_| true).is_some();
+    let domain_ok = domain.len() <= 254
+        && !(domain.starts_with(b"[") && domain.ends_with(b"]"))
+        && dot_atoms(domain, |label| {
             label.len() <= 63
-                && label.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && label.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && is_atom(label)
-        });
+                && label.first().is_some_and(u8::is_ascii_alphanumeric)
+                && label.last().is_some_and(u8::is_ascii_alphanumeric)
+        })
+        .is_some_and(|labels| labels >= 2);
     Some(local_ok && domain_ok)
+}
+
+/// The number of atoms in `part` when it is one or more atoms joined by
+/// single dots (so not empty, no dot at either end, no `..`) and
+/// `label_ok` holds for each atom; `None` otherwise.
+fn dot_atoms(part: &[u8], mut label_ok: impl FnMut(&[u8]) -> bool) -> Option<usize> {
+    let mut labels = 0;
+    for label in part.split(|b| *b == b'.') {
+        if label.is_empty() || !label.iter().all(|b| is_atext(*b)) || !label_ok(label) {
+            return None;
+        }
+        labels += 1;
+    }
+    Some(labels)
+}
+
+/// RFC 5322 `atext` (ASCII): letters, digits and ``!#$%&'*+-/=?^_`{|}~``.
+fn is_atext(b: u8) -> bool {
+    matches!(
+        b,
+        b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'!'
+            | b'#'..=b'\''
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'/'
+            | b'='
+            | b'?'
+            | b'^'..=b'`'
+            | b'{'..=b'~'
+    )
 }
 
 /// Lowercases and applies the Gmail rules. `None` when nothing is left of a
 /// Gmail local part (`+tag@gmail.com`), which no real mailbox can be.
 fn canonical_key(address: &str) -> Option<String> {
-    let lower = if address.is_ascii() {
-        address.to_ascii_lowercase()
-    } else {
-        address.to_lowercase()
-    };
+    if address.is_ascii() {
+        return ascii_canonical_key(address);
+    }
+    let lower = address.to_lowercase();
     let (local, domain) = lower.rsplit_once('@')?;
     // Quoted local parts are legal but not Gmail's; leave them untouched.
     if !GMAIL_DOMAINS.contains(&domain) || local.starts_with('"') {
@@ -155,6 +197,32 @@ fn canonical_key(address: &str) -> Option<String> {
     let base = local.split_once('+').map_or(local, |(base, _tag)| base);
     let base: String = base.chars().filter(|c| *c != '.').collect();
     (!base.is_empty()).then(|| format!("{base}@gmail.com"))
+}
+
+/// [`canonical_key`] for an ASCII address, building the key in one
+/// allocation: ASCII lowercasing keeps every byte where it is, so the parts
+/// can be found in the input rather than in a lowercased copy. The tests
+/// compare it with the general rules on generated addresses.
+fn ascii_canonical_key(address: &str) -> Option<String> {
+    let (local, domain) = address.rsplit_once('@')?;
+    let gmail = GMAIL_DOMAINS
+        .iter()
+        .any(|gmail| domain.eq_ignore_ascii_case(gmail));
+    if !gmail || local.starts_with('"') {
+        return Some(address.to_ascii_lowercase());
+    }
+    let base = local.split_once('+').map_or(local, |(base, _tag)| base);
+    let mut key = String::with_capacity(base.len() + "@gmail.com".len());
+    key.extend(
+        base.bytes()
+            .filter(|b| *b != b'.')
+            .map(|b| char::from(b.to_ascii_lowercase())),
+    );
+    if key.is_empty() {
+        return None;
+    }
+    key.push_str("@gmail.com");
+    Some(key)
 }
 
 #[cfg(test)]
@@ -239,6 +307,116 @@ mod tests {
     fn message_does_not_echo_the_address() {
         let err = email("secret-person@nowhere").unwrap_err();
         assert!(!err.message.contains("secret"));
+    }
+
+    /// `ascii_syntax_ok` as it was written before its one-pass form: the
+    /// same rules with `split`, the reference for the fast version.
+    fn ascii_syntax_ok_by_parts(address: &str) -> Option<bool> {
+        if !address.is_ascii() || address.contains('"') || address.contains(" <") {
+            return None;
+        }
+        let is_atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
+        let is_atom = |s: &str| !s.is_empty() && s.bytes().all(is_atext);
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return Some(false);
+        };
+        let local_ok = !local.is_empty() && local.len() <= 64 && local.split('.').all(is_atom);
+        let domain_ok = !domain.is_empty()
+            && domain.len() <= 254
+            && !(domain.starts_with('[') && domain.ends_with(']'))
+            && domain.split('.').count() >= 2
+            && domain.split('.').all(|label| {
+                label.len() <= 63
+                    && label.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && label.ends_with(|c: char| c.is_ascii_alphanumeric())
+                    && is_atom(label)
+            });
+        Some(local_ok && domain_ok)
+    }
+
+    /// `canonical_key` as it was written before its ASCII fast path (a
+    /// lowercased copy first, then the Gmail rules on it).
+    fn reference_key(address: &str) -> Option<String> {
+        let lower = if address.is_ascii() {
+            address.to_ascii_lowercase()
+        } else {
+            address.to_lowercase()
+        };
+        let (local, domain) = lower.rsplit_once('@')?;
+        if !GMAIL_DOMAINS.contains(&domain) || local.starts_with('"') {
+            return Some(lower);
+        }
+        let base = local.split_once('+').map_or(local, |(base, _tag)| base);
+        let base: String = base.chars().filter(|c| *c != '.').collect();
+        (!base.is_empty()).then(|| format!("{base}@gmail.com"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn fast_paths_agree_with_their_references(
+            raw in proptest::prop_oneof![
+                r"[a-zA-Z0-9._+@<>\[\]\- !#'\\]{0,30}",
+                "[a-zA-Z0-9._+-]{0,12}@[a-zA-Z0-9.-]{0,12}",
+                r"[A-Za-z.]{0,6}(\+[a-z.]{0,4})?@(gmail|GMail|googlemail|GOOGLEMAIL|gmail\.com|x)\.(com|COM|co)",
+                r"[a-z\x22\u{e9}.]{0,5}@[a-z\u{c9}.]{0,8}",
+                r"[a-z.+]{0,70}@[a-z]{1,3}\.[a-z]{2,70}",
+            ],
+        ) {
+            proptest::prop_assert_eq!(ascii_syntax_ok(&raw), ascii_syntax_ok_by_parts(&raw), "{:?}", &raw);
+            proptest::prop_assert_eq!(canonical_key(&raw), reference_key(&raw), "{:?}", &raw);
+        }
+    }
+
+    #[test]
+    fn atext_is_the_rfc_set() {
+        for b in 0..=u8::MAX {
+            let expected = b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
+            assert_eq!(is_atext(b), expected, "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn fast_paths_agree_on_edge_cases() {
+        let long_label = format!("a@{}.com", "b".repeat(64));
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        let long_domain = format!("a@{}.com", "b.".repeat(127));
+        for raw in [
+            "",
+            "@",
+            "a@b.c",
+            "a@b",
+            "a@-b.com",
+            "a@b-.com",
+            "a.@b.com",
+            ".a@b.com",
+            "a..b@c.com",
+            "a@b..com",
+            "<a@b.com",
+            "a <a@b.com",
+            "a@[1.2.3.4]",
+            "a@@b.com",
+            "a@b.com.",
+            "@b.com",
+            "a@",
+            "a b@c.com",
+            "a@b_c.com",
+            "a+b@c.com",
+            "\"a\"@gmail.com",
+            "+x@gmail.com",
+            "..+x@GMAIL.com",
+            "A.B+c+d@GoogleMail.COM",
+            "a.b@gmail.co",
+            "é@gmail.com",
+            "A.É@GMAIL.COM",
+            long_label.as_str(),
+            long_local.as_str(),
+            long_domain.as_str(),
+        ] {
+            assert_eq!(ascii_syntax_ok(raw), ascii_syntax_ok_by_parts(raw), "{raw}");
+            assert_eq!(canonical_key(raw), reference_key(raw), "{raw}");
+        }
     }
 
     fn library_ok(raw: &str) -> bool {

@@ -18,6 +18,7 @@ pub use custom::{
 };
 pub use email::{CanonicalEmail, EMAIL_MAX, Email, email};
 pub use phone::{E164, PHONE_INPUT_MAX, phone};
+pub(crate) use phone_fast::warm_up as warm_up_phone;
 pub use score::{SCORE_MAX, Score, score};
 pub(crate) use text::trim;
 pub use text::{name, normalize_name_key, optional_text};

@@ -65,7 +65,8 @@ pub fn phone(raw: &str, default_region: Option<&str>) -> Result<Option<E164>, Fi
     if input.is_empty() {
         return Ok(None);
     }
-    if input.chars().count() > PHONE_INPUT_MAX {
+    // A string has at most as many characters as bytes.
+    if input.len() > PHONE_INPUT_MAX && input.chars().count() > PHONE_INPUT_MAX {
         return Err(FieldError::new(
             field::PHONE,
             FieldCode::TooLong,

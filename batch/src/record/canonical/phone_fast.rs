@@ -39,6 +39,12 @@ const MAX_NSN: usize = 17;
 /// `phonenumber::consts::MIN_LENGTH_FOR_NSN`.
 const MIN_NSN: usize = 2;
 
+/// Loads the metadata table (and with it `phonenumber`'s database, ~50 ms
+/// of one core, once per process) ahead of the first number.
+pub(crate) fn warm_up() {
+    LazyLock::force(&TABLE);
+}
+
 /// Parses `input` (already trimmed) in `region` like `phonenumber` would.
 pub(super) fn e164(region: Option<country::Id>, input: &str) -> Fast {
     match parse(region, input) {
@@ -139,7 +145,7 @@ fn parse(region: Option<country::Id>, input: &str) -> Result<Fast, Step> {
     let mut source;
     let mut prefix: Option<u16> = None;
     let idd = match region_meta.and_then(|entry| entry.idd.as_ref()) {
-        Some(pattern) => Some(pattern.get()?),
+        Some(pattern) => Some(pattern.ready()?),
         None => None,
     };
     if let Some(text) = rfc_prefix {
@@ -150,16 +156,17 @@ fn parse(region: Option<country::Id>, input: &str) -> Result<Fast, Step> {
     } else {
         let plus = national_text.starts_with('+');
         source = if plus { Source::Plus } else { Source::Default };
-        let idd_at_start = idd
-            .and_then(|re| re.find(national.as_str()))
-            .filter(|m| m.start() == 0);
-        if let Some(m) = idd_at_start
-            && !national.as_str()[m.end()..].starts_with('0')
+        let idd_end = match idd {
+            Some(pattern) => pattern.find_at_start(national.as_str())?,
+            None => None,
+        };
+        if let Some(end) = idd_end
+            && !national.as_str()[end..].starts_with('0')
         {
             if source != Source::Plus {
                 source = Source::Idd;
             }
-            national.trim(m.end());
+            national.trim(end);
         }
     }
 
@@ -318,6 +325,13 @@ fn strip_national_prefix(entry: &Entry, number: &mut Digits) -> Result<(), Step>
         }
         return Ok(());
     };
+    if entry.meta.national_prefix_transform_rule().is_none() {
+        // No transform: a prefix matched at the start is simply dropped.
+        if let Some(end) = parsing.find_at_start(number.as_str())? {
+            number.trim(end);
+        }
+        return Ok(());
+    }
     let parsing = parsing.get()?;
     let text = number.as_str();
     let Some(found) = parsing.find(text) else {
@@ -419,6 +433,9 @@ struct Pattern {
     source: &'static str,
     /// Compiled as `^(?:…)`: for "a match starts at 0" tests.
     anchored: bool,
+    /// The pattern is a plain run of ASCII digits (such as the `011` and
+    /// `00` dialling prefixes): it matches exactly that text.
+    literal: bool,
     regex: OnceLock<Option<Regex>>,
 }
 
@@ -427,8 +444,32 @@ impl Pattern {
         Self {
             source,
             anchored,
+            literal: !source.is_empty() && source.bytes().all(|b| b.is_ascii_digit()),
             regex: OnceLock::new(),
         }
+    }
+
+    /// `self`, once it is known to compile (a literal always does).
+    fn ready(&self) -> Result<&Self, Step> {
+        if !self.literal {
+            self.get()?;
+        }
+        Ok(self)
+    }
+
+    /// The end of the leftmost-first match in `text` when that match starts
+    /// at 0 (`find(text)` filtered on `start() == 0`). A literal is compared
+    /// as text: its leftmost match starts at 0 exactly when `text` starts
+    /// with it, and then ends after it.
+    fn find_at_start(&self, text: &str) -> Result<Option<usize>, Step> {
+        if self.literal {
+            return Ok(text.starts_with(self.source).then_some(self.source.len()));
+        }
+        Ok(self
+            .get()?
+            .find(text)
+            .filter(|m| m.start() == 0)
+            .map(|m| m.end()))
     }
 
     fn get(&self) -> Result<&Regex, Step> {
@@ -452,12 +493,24 @@ fn compile(alternatives: &[&str], anchored: bool) -> Option<Regex> {
             format!("^(?:{})", joined.join("|"))
         }
     };
-    RegexBuilder::new(&source)
-        .ignore_whitespace(true)
-        .size_limit(10 * (1 << 20))
-        .dfa_size_limit(2 * (1 << 20))
-        .build()
-        .ok()
+    // Every haystack here is ASCII (digits, or a transform rule applied to
+    // digits), and on ASCII text a pattern matches exactly the same with
+    // Unicode classes (`\d`: any decimal digit) as without (`\d`: `[0-9]`);
+    // the ASCII build is far smaller and quicker to compile. A pattern that
+    // builds only with Unicode (one that could match invalid UTF-8 without
+    // it) keeps Unicode. The tests check that every metadata pattern also
+    // builds as `phonenumber` builds it, so no ASCII build answers where
+    // `phonenumber` would fail.
+    let build = |unicode: bool| {
+        RegexBuilder::new(&source)
+            .unicode(unicode)
+            .ignore_whitespace(true)
+            .size_limit(10 * (1 << 20))
+            .dfa_size_limit(2 * (1 << 20))
+            .build()
+            .ok()
+    };
+    build(false).or_else(|| build(true))
 }
 
 /// A descriptor: its national number pattern and possible lengths.

@@ -22,7 +22,14 @@ pub fn optional_text(
     raw: Option<&str>,
     max_chars: usize,
 ) -> Result<Option<String>, FieldError> {
-    let text = collapse_whitespace(raw.unwrap_or_default());
+    let raw = raw.unwrap_or_default();
+    // Already clean (the usual case): kept as it is.
+    if let Some(chars) = clean_chars(raw)
+        && chars <= max_chars
+    {
+        return Ok(Some(raw.to_owned()));
+    }
+    let text = collapse_whitespace(raw);
     if text.is_empty() {
         return Ok(None);
     }
@@ -46,6 +53,43 @@ pub fn optional_text(
         ));
     }
     Ok(Some(text))
+}
+
+/// The number of characters of `raw` when [`optional_text`] would keep it
+/// unchanged apart from the length check: not empty, no control character,
+/// and no whitespace but single spaces between other characters. `None`
+/// when it may need cleaning (or refusing): the general path decides. One
+/// pass, with no allocation.
+fn clean_chars(raw: &str) -> Option<usize> {
+    let bytes = raw.as_bytes();
+    if bytes.first().is_none_or(|b| *b == b' ') || bytes.last() == Some(&b' ') {
+        return None;
+    }
+    if raw.is_ascii() {
+        // Printable ASCII: 0x20..=0x7E; no two spaces in a row.
+        let mut previous = 0;
+        for &b in bytes {
+            if !(b' '..=b'~').contains(&b) || (b == b' ' && previous == b' ') {
+                return None;
+            }
+            previous = b;
+        }
+        return Some(bytes.len());
+    }
+    let mut chars = 0;
+    let mut previous = '\0';
+    for c in raw.chars() {
+        if c == ' ' {
+            if previous == ' ' {
+                return None;
+            }
+        } else if c.is_whitespace() || c.is_control() {
+            return None;
+        }
+        previous = c;
+        chars += 1;
+    }
+    Some(chars)
 }
 
 /// The "full name" dedupe key: first and last name lowercased, punctuation
@@ -108,7 +152,103 @@ fn is_collapsed(raw: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy as _;
+
     use super::*;
+
+    /// `optional_text` as it was before its clean-input fast path: the
+    /// reference the fast path must agree with.
+    fn reference_optional_text(
+        field: &str,
+        raw: Option<&str>,
+        max_chars: usize,
+    ) -> Result<Option<String>, FieldError> {
+        let text = collapse_whitespace(raw.unwrap_or_default());
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if text.is_ascii() && text.len() <= max_chars && !text.bytes().any(|b| b.is_ascii_control())
+        {
+            return Ok(Some(text));
+        }
+        if text.chars().count() > max_chars {
+            return Err(FieldError::new(
+                field,
+                FieldCode::TooLong,
+                format!("{field} must be at most {max_chars} characters"),
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                field,
+                FieldCode::InvalidFormat,
+                format!("{field} must not contain control characters"),
+            ));
+        }
+        Ok(Some(text))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn optional_text_agrees_with_the_reference(
+            raw in proptest::prop_oneof![
+                "[ a-zA-Z.&'-]{0,12}",
+                "[ \t\n\r\x0b\x0c\x00\x1f\x7f\u{85}\u{a0}\u{2003}\u{3000}a-zéÖ ,]{0,10}",
+                "[a-zé]{0,3}( {1,2}[a-zé]{1,3}){0,3} ?",
+                proptest::char::any().prop_map(|c| format!("a{c}b")),
+                proptest::char::any().prop_map(|c| c.to_string()),
+            ],
+            max in 0usize..8,
+        ) {
+            proptest::prop_assert_eq!(
+                optional_text("company", Some(&raw), max),
+                reference_optional_text("company", Some(&raw), max),
+                "{:?} max {}", raw, max
+            );
+            proptest::prop_assert_eq!(
+                optional_text("company", Some(&raw), 200),
+                reference_optional_text("company", Some(&raw), 200),
+                "{:?}", raw
+            );
+        }
+    }
+
+    #[test]
+    fn optional_text_agrees_with_the_reference_on_edge_cases() {
+        let long_ascii = "x".repeat(200);
+        let long_accented = "é".repeat(100);
+        for raw in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "a  b",
+            "a b",
+            "a\tb",
+            "a\u{a0}b",
+            "\u{a0}a",
+            "a\u{85}",
+            "Zoë",
+            "Siobhán Moore",
+            "a\u{7f}",
+            "a\u{9f}b",
+            "\u{2003}",
+            long_ascii.as_str(),
+            long_accented.as_str(),
+        ] {
+            for max in [0, 1, 3, 100, 200] {
+                assert_eq!(
+                    optional_text("jobTitle", Some(raw), max),
+                    reference_optional_text("jobTitle", Some(raw), max),
+                    "{raw:?} max {max}"
+                );
+            }
+        }
+        assert_eq!(optional_text("company", None, 200), Ok(None));
+    }
 
     proptest::proptest! {
         #[test]

@@ -228,3 +228,73 @@ proptest! {
         agrees(code, input);
     }
 }
+
+/// The fast path compiles patterns without Unicode classes when it can
+/// (`compile`); that gives the same matches on its ASCII haystacks, and
+/// answers nothing `phonenumber` could not, as long as every pattern also
+/// builds the way `phonenumber` builds it (Unicode, whitespace ignored,
+/// `regex`'s default size limits).
+#[test]
+fn every_metadata_pattern_builds_as_phonenumber_builds_it() {
+    let table = &*super::TABLE;
+    let mut checked = 0;
+    for entry in table.by_code.iter().flatten() {
+        let patterns = [Some(&entry.general.pattern)]
+            .into_iter()
+            .chain(entry.types.iter().map(|desc| Some(&desc.pattern)))
+            .chain([
+                entry.leading.as_ref(),
+                entry.idd.as_ref(),
+                entry.parsing.as_ref(),
+            ])
+            .flatten();
+        for pattern in patterns {
+            let built = regex::RegexBuilder::new(pattern.source)
+                .ignore_whitespace(true)
+                .build();
+            assert!(built.is_ok(), "{}: {:?}", entry.id, pattern.source);
+            checked += 1;
+        }
+    }
+    assert!(checked > 1_000, "{checked} patterns");
+}
+
+/// The ASCII build and the Unicode build of a pattern agree on ASCII
+/// digits, the only haystacks the fast path gives them.
+#[test]
+fn ascii_and_unicode_builds_agree_on_digits() {
+    let table = &*super::TABLE;
+    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    for entry in table.by_code.iter().flatten() {
+        let sources = [Some(entry.general.pattern.source)]
+            .into_iter()
+            .chain(entry.types.iter().map(|desc| Some(desc.pattern.source)))
+            .chain([
+                entry.leading.as_ref().map(|p| p.source),
+                entry.idd.as_ref().map(|p| p.source),
+                entry.parsing.as_ref().map(|p| p.source),
+            ])
+            .flatten();
+        for source in sources {
+            let build = |unicode: bool| {
+                regex::RegexBuilder::new(source)
+                    .unicode(unicode)
+                    .ignore_whitespace(true)
+                    .build()
+            };
+            let (Ok(ascii), Ok(unicode)) = (build(false), build(true)) else {
+                continue;
+            };
+            for _ in 0..20 {
+                let mut digits = String::new();
+                let len = 1 + rng.below(17);
+                rng.digits(len, &mut digits);
+                assert_eq!(
+                    ascii.find(&digits).map(|m| m.range()),
+                    unicode.find(&digits).map(|m| m.range()),
+                    "{source:?} on {digits}"
+                );
+            }
+        }
+    }
+}
