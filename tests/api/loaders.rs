@@ -117,3 +117,78 @@ async fn a_nested_page_costs_the_same_statements_whatever_its_size() {
         }
     }
 }
+
+/// A page after a cursor costs what the first page costs unless the selection
+/// reads the flag that needs a second query (`hasPreviousPage` reading
+/// forward, `hasNextPage` reading backward); when it does, the flag is right.
+#[tokio::test]
+async fn the_flag_beyond_the_cursor_is_queried_only_when_selected() {
+    // Nothing in the background runs statements during the measurements.
+    let app = spawn_app_with(|a| {
+        a.auth_cache_ttl_ms = 0;
+        a.jobs.runner = false;
+        a.webhooks.dispatcher = false;
+    })
+    .await;
+    let key = app.acme.live.clone();
+    for _ in 0..6 {
+        app.create_lead(&key, json!({})).await;
+    }
+    app.gql(&key, "{ viewer { environment } }", json!({}))
+        .await
+        .ok();
+    let first = app
+        .gql(
+            &key,
+            "{ leads(first: 2) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    first.ok();
+    let cursor = first.data("leads.pageInfo.endCursor").clone();
+    let start = app
+        .gql(
+            &key,
+            "{ leads(last: 2) { pageInfo { startCursor } } }",
+            json!({}),
+        )
+        .await;
+    start.ok();
+    let before = start.data("leads.pageInfo.startCursor").clone();
+
+    let cost = async |query: &str, vars: serde_json::Value, flag: &str| {
+        let at = statements(&app).await;
+        let answer = app.gql(&key, query, vars).await;
+        answer.ok();
+        (statements(&app).await - at, answer.data(flag).clone())
+    };
+    let (plain, _) = cost(
+        "query($c: String) { leads(first: 2, after: $c) { nodes { id } pageInfo { hasNextPage } } }",
+        json!({ "c": cursor }),
+        "leads.pageInfo.hasNextPage",
+    )
+    .await;
+    let (asked, previous) = cost(
+        "query($c: String) { leads(first: 2, after: $c) { nodes { id } pageInfo { hasPreviousPage } } }",
+        json!({ "c": cursor }),
+        "leads.pageInfo.hasPreviousPage",
+    )
+    .await;
+    assert_eq!(asked, plain + 1, "hasPreviousPage costs one probe");
+    assert_eq!(previous, json!(true));
+
+    let (plain_back, _) = cost(
+        "query($c: String) { leads(last: 2, before: $c) { nodes { id } pageInfo { hasPreviousPage } } }",
+        json!({ "c": before }),
+        "leads.pageInfo.hasPreviousPage",
+    )
+    .await;
+    let (asked_back, next) = cost(
+        "query($c: String) { leads(last: 2, before: $c) { nodes { id } pageInfo { hasNextPage } } }",
+        json!({ "c": before }),
+        "leads.pageInfo.hasNextPage",
+    )
+    .await;
+    assert_eq!(asked_back, plain_back + 1, "hasNextPage costs one probe");
+    assert_eq!(next, json!(true));
+}

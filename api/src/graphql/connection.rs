@@ -12,7 +12,11 @@ use entity::{
 use sea_orm::{EntityTrait, PaginatorTrait, Select};
 
 use super::{context::Ctx, errors::GqlResult};
-use crate::store::{PageArgs, PageResult, cursor::CursorValue, page::Sort};
+use crate::store::{
+    PageArgs, PageRequest, PageResult,
+    cursor::CursorValue,
+    page::{Direction, Sort},
+};
 
 /// A connection of `N` with `totalCount`.
 pub type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
@@ -75,8 +79,23 @@ where
 {
     let db = ctx.db().gql(ctx)?;
     let req = args.resolve(sort.tag).gql(ctx)?;
-    let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
+    let other_side = reads_other_side(ctx, &req);
+    let page = sort
+        .page(db, select.clone(), &req, other_side)
+        .await
+        .gql(ctx)?;
     Ok(build(page, sort, key, node, count(select)))
+}
+
+/// Whether the selection reads the page flag that costs a second query: rows
+/// on the other side of the cursor, `pageInfo.hasPreviousPage` when reading
+/// forward, `pageInfo.hasNextPage` when reading backward.
+pub fn reads_other_side(ctx: &Context<'_>, req: &PageRequest) -> bool {
+    let flag = match req.direction {
+        Direction::Forward => "hasPreviousPage",
+        Direction::Backward => "hasNextPage",
+    };
+    ctx.look_ahead().field("pageInfo").field(flag).exists()
 }
 
 /// The cursor key of rows sorted by id alone.

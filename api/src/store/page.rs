@@ -223,11 +223,18 @@ impl<E: EntityTrait> Sort<E> {
     }
 
     /// Fetches one page of `select` (already filtered by scope and filters).
+    ///
+    /// Whether rows exist on the other side of the cursor (`hasPreviousPage`
+    /// reading forward, `hasNextPage` reading backward) costs a second query;
+    /// it runs only when `other_side` asks for it (the caller's selection reads
+    /// that flag), so a deep page costs what the first page does. Unasked, the
+    /// flag is `false`.
     pub async fn page<C: ConnectionTrait>(
         &self,
         db: &C,
         select: Select<E>,
         req: &PageRequest,
+        other_side: bool,
     ) -> Result<PageResult<E::Model>, DomainError> {
         let forward = req.direction == Direction::Forward;
         let mut main = select.clone();
@@ -244,14 +251,14 @@ impl<E: EntityTrait> Sort<E> {
         items.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
         // Rows on the other side of the cursor exist? One indexed probe.
         let other_side = match &req.cursor {
-            Some(c) => self
+            Some(c) if other_side => self
                 .ordered(select.filter(self.beyond(c, !forward)?), !forward)
                 .limit(1)
                 .one(db)
                 .await
                 .map_err(DomainError::Db)?
                 .is_some(),
-            None => false,
+            _ => false,
         };
         if !forward {
             items.reverse();

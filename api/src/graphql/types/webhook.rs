@@ -350,7 +350,11 @@ pub async fn list_deliveries(
     let select = webhook_delivery::Entity::find()
         .filter(scope::webhook_deliveries(p))
         .filter(condition);
-    let page = sort.page(db, select.clone(), &req).await.gql(ctx)?;
+    let other_side = connection::reads_other_side(ctx, &req);
+    let page = sort
+        .page(db, select.clone(), &req, other_side)
+        .await
+        .gql(ctx)?;
     let (endpoints, attempts) = assemble(db, &page.items).await.gql(ctx)?;
     Ok(connection::build(
         page,
