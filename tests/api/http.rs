@@ -216,6 +216,12 @@ async fn sqlite_writes_that_wait_too_long_for_the_write_lock_answer_unavailable(
 
     // The lock is free again: both surfaces write (one at a time: with a
     // 200 ms busy timeout, concurrent batches of 500 may queue past it).
+    writes_on_both_surfaces(&app, "locked-v1-0").await;
+}
+
+/// One GraphQL `createLeads` and one `POST /v1/leads/batch` (with
+/// `idempotency_key`) of 500 new leads, one after the other; both create all.
+async fn writes_on_both_surfaces(app: &crate::helpers::TestApp, idempotency_key: &str) {
     let leads: Vec<_> = (0..500)
         .map(|_| crate::helpers::lead_input(json!({})))
         .collect();
@@ -231,7 +237,7 @@ async fn sqlite_writes_that_wait_too_long_for_the_write_lock_answer_unavailable(
         .client
         .post(format!("{}/v1/leads/batch", app.base))
         .header("x-api-key", &app.acme.live)
-        .header("idempotency-key", "locked-v1-0")
+        .header("idempotency-key", idempotency_key)
         .json(&json!({ "leads": leads }))
         .send()
         .await
@@ -361,27 +367,5 @@ async fn requests_that_wait_too_long_for_a_connection_answer_unavailable_not_int
     assert_eq!(second.len(), 20);
 
     // The pool is free again: both surfaces serve.
-    let leads: Vec<_> = (0..500)
-        .map(|_| crate::helpers::lead_input(json!({})))
-        .collect();
-    let answer = app
-        .gql(&app.acme.live, CREATE_LEADS, json!({ "i": leads }))
-        .await;
-    answer.ok();
-    assert_eq!(answer.data("createLeads.created"), 500);
-    let leads: Vec<_> = (0..500)
-        .map(|_| crate::helpers::lead_input(json!({})))
-        .collect();
-    let resp = app
-        .client
-        .post(format!("{}/v1/leads/batch", app.base))
-        .header("x-api-key", &app.acme.live)
-        .header("idempotency-key", "after-the-burst")
-        .json(&json!({ "leads": leads }))
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    let body: serde_json::Value = resp.json().await.expect("JSON body");
-    assert_eq!(v1_burst_answer(status, None, &body), Burst::Created);
+    writes_on_both_surfaces(&app, "after-the-burst").await;
 }

@@ -22,9 +22,8 @@ use entity::{ImportRowStatus, JobStatus, LeadSource, LeadStatus, import_row, job
 use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, NotSet,
-    QueryFilter, QueryTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, NotSet, QueryFilter,
+    sea_query::{Expr, ExprTrait},
 };
 use tokio::sync::mpsc;
 
@@ -470,18 +469,11 @@ impl Writer<'_> {
         let index_of: HashMap<String, usize> = new_by_key;
         let models: Vec<lead::ActiveModel> = new_leads.into_iter().map(|(_, am)| am).collect();
         let backend = self.db.get_database_backend();
-        for batch in store::fixed_batches(&models, insert_batch(backend)) {
-            // Only the id and key come back: decoding whole rows cost more than
-            // the insert's own statement building.
-            let mut insert = lead::Entity::insert_many(batch.to_vec()).into_query();
-            insert
-                .returning(Query::returning().columns([lead::Column::Id, lead::Column::EmailKey]));
-            for row in txn.query_all(&insert).await? {
-                let id: i64 = row.try_get("", "id")?;
-                let key: String = row.try_get("", "email_key")?;
-                if let Some(&i) = index_of.get(&key) {
-                    ids[i] = Some(id);
-                }
+        for (id, key) in
+            store::leads::insert_returning_keys(&txn, &models, insert_batch(backend)).await?
+        {
+            if let Some(&i) = index_of.get(&key) {
+                ids[i] = Some(id);
             }
         }
         for (i, slot) in slots.into_iter().enumerate() {
@@ -542,13 +534,11 @@ impl Writer<'_> {
     /// time the leads it created double (10,000, 20,000, 40,000, ...): about 7
     /// times per million rows, ~0.2 s each. A failure only costs speed.
     async fn refresh_statistics(&mut self) {
-        if self.created < self.analyze_at
-            || self.db.get_database_backend() != sea_orm::DbBackend::Postgres
-        {
+        if self.created < self.analyze_at {
             return;
         }
         self.analyze_at = self.created.saturating_mul(2);
-        if let Err(err) = self.db.execute_unprepared("ANALYZE leads").await {
+        if let Err(err) = store::leads::analyze(self.db).await {
             tracing::warn!(job.id = self.job_id, error = %err, "ANALYZE leads failed");
         }
     }

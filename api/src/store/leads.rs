@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use entity::{LeadSource, LeadStatus, lead};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
-    sea_query::{Expr, Func},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    sea_query::{Expr, Func, Query},
 };
 
 use super::cursor::CursorValue;
@@ -246,6 +246,35 @@ pub async fn live_by_email_keys<C: ConnectionTrait>(
         );
     }
     Ok(found)
+}
+
+/// Inserts `models` in multi-row statements of at most `batch` rows (see
+/// [`super::fixed_batches`]) and returns each new row's `(id, email_key)`.
+/// Only those two columns come back: decoding whole rows cost more than the
+/// insert's own statement building.
+pub async fn insert_returning_keys<C: ConnectionTrait>(
+    db: &C,
+    models: &[lead::ActiveModel],
+    batch: usize,
+) -> Result<Vec<(i64, String)>, DbErr> {
+    let mut keys = Vec::with_capacity(models.len());
+    for rows in super::fixed_batches(models, batch) {
+        let mut insert = lead::Entity::insert_many(rows.to_vec()).into_query();
+        insert.returning(Query::returning().columns([lead::Column::Id, lead::Column::EmailKey]));
+        for row in db.query_all(&insert).await? {
+            keys.push((row.try_get("", "id")?, row.try_get("", "email_key")?));
+        }
+    }
+    Ok(keys)
+}
+
+/// Refreshes the planner's statistics of `leads` (PostgreSQL `ANALYZE`; SQLite
+/// plans without them, so nothing runs there).
+pub async fn analyze(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("ANALYZE leads").await?;
+    }
+    Ok(())
 }
 
 /// Keys per duplicate lookup statement (see [`super::fixed_batches`]).
