@@ -17,7 +17,7 @@ use crate::{
         DomainError,
         tenants::{self, CreatedTenant},
     },
-    graphql::build_schema,
+    graphql::{build_schema, response::FieldTypes},
     http::{AppState, metrics::Metrics, router},
     ids::IdCodec,
     jobs::{JobSignal, Jobs, RunnerSettings},
@@ -262,6 +262,8 @@ impl App {
             jobs.clone(),
             auth.clone(),
         );
+        let field_types = FieldTypes::from_sdl(&schema.sdl())
+            .map_err(|e| anyhow::anyhow!("reading the schema's field types: {}", e.message))?;
         Ok(Self {
             database_url: database_url.to_owned(),
             listener,
@@ -272,6 +274,7 @@ impl App {
                 db,
                 codec,
                 schema,
+                field_types: Arc::new(field_types),
                 metrics,
                 limiter,
                 jobs,

@@ -427,3 +427,22 @@ async fn a_query_that_may_return_too_many_nodes_is_too_complex() {
         assert_eq!(answer.body["data"], Value::Null, "nothing executed");
     }
 }
+
+/// Fragments spreading the next one twice, 30 levels deep: a small document
+/// that selects 2^30 fields once expanded. It is answered (not expanded
+/// field by field by the rate-limit cost or the validation).
+#[tokio::test]
+async fn fragments_that_fan_out_exponentially_are_too_complex() {
+    let app = spawn_app().await;
+    let mut query = String::from("{ viewer { ...F0 } }");
+    for i in 0..30 {
+        query.push_str(&format!(
+            " fragment F{i} on Viewer {{ ...F{n} ...F{n} }}",
+            n = i + 1
+        ));
+    }
+    query.push_str(" fragment F30 on Viewer { environment }");
+    let answer = app.gql(&app.acme.live, &query, json!({})).await;
+    assert_error(&answer, "query_too_complex", 400);
+    assert_eq!(answer.body["data"], Value::Null, "nothing executed");
+}

@@ -376,6 +376,15 @@ async fn pii_fields_are_null_with_forbidden_errors_without_pii_read() {
         list.errors()[0]["path"],
         json!(["leads", "nodes", 0, "email"])
     );
+
+    // Through a fragment and an alias, and with every selected field failing
+    // (the object stays an object; the failed fields are null).
+    let query = "query($id: ID!) { l: lead(id: $id) { ...Contact } } \
+                 fragment Contact on Lead { mail: email ... on Lead { phone } }";
+    let answer = app.gql(&key, query, json!({ "id": id })).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.data("l"), &json!({ "mail": null, "phone": null }));
+    assert_eq!(answer.codes(), vec!["forbidden", "forbidden"]);
 }
 
 #[tokio::test]

@@ -6,11 +6,11 @@
 pub mod connection;
 pub mod context;
 pub mod errors;
-pub mod extension;
 pub mod guards;
 pub mod mutation;
 pub mod query;
 pub mod rate_limit;
+pub mod response;
 pub mod schema;
 pub mod types;
 

@@ -1,15 +1,13 @@
-//! Rate limiting of GraphQL requests: after parsing, the request's class and
-//! cost are checked against the caller's budget (before anything executes). The
-//! decision lands in the request's [`RateSlot`], from which the `rateLimit` query
-//! reads it and the HTTP handler writes the headers and `extensions.cost`.
+//! Rate limiting of GraphQL requests: the HTTP handler parses the request,
+//! then [`check`] weighs its class and cost against the caller's budget
+//! before anything executes (the parsed document is kept for execution). The
+//! decision goes into the request's [`RateSlot`], from which the `rateLimit`
+//! query reads it; the handler writes the headers and `extensions.cost`.
+//!
+//! This is not an async-graphql extension: any registered extension puts
+//! every field of every request on async-graphql's slow path.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
-use async_graphql::{
-    ServerError, ServerResult, Value, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
-    parser::types::ExecutableDocument,
-};
+use async_graphql::{ServerError, Value, Variables, parser::types::ExecutableDocument};
 
 use super::errors::set_code;
 use crate::{
@@ -18,33 +16,53 @@ use crate::{
     ratelimit::{Decision, RateLimiter, cost},
 };
 
-/// Per-request slot holding the rate-limit decision.
+/// The request's rate-limit decision, as request data.
 #[derive(Clone, Default)]
-pub struct RateSlot(Arc<Mutex<Option<Decision>>>);
+pub struct RateSlot(pub Option<Decision>);
 
 impl RateSlot {
     pub fn get(&self) -> Option<Decision> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn set(&self, d: Decision) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(d);
+        self.0.clone()
     }
 }
 
-/// Factory registered on the schema.
-pub struct RateLimit;
-
-impl ExtensionFactory for RateLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RateLimitExtension)
+/// Weighs a parsed request against the caller's budget: the decision (none
+/// when the rate-limit store failed: a store outage must not take the API
+/// down, so the request is allowed), or the error refusing it. A document
+/// too large to weigh is refused as `query_too_complex` and not charged.
+pub async fn check(
+    limiter: &RateLimiter,
+    principal: &Principal,
+    doc: &ExecutableDocument,
+    variables: &Variables,
+) -> (Option<Decision>, Option<ServerError>) {
+    let Some((class, points)) = cost::classify(doc, variables) else {
+        let mut err = ServerError::new(
+            format!(
+                "the query is too complex: with its fragments expanded it has more than {} \
+                 selections or {} levels",
+                cost::MAX_VISITS,
+                cost::MAX_WALK_DEPTH
+            ),
+            None,
+        );
+        set_code(
+            err.extensions.get_or_insert_with(Default::default),
+            ErrorCode::QueryTooComplex,
+        );
+        return (None, Some(err));
+    };
+    match limiter.check(principal, class, points).await {
+        Ok(decision) => {
+            let err = (!decision.allowed()).then(|| refused(&decision));
+            (Some(decision), err)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "rate-limit check failed; request allowed");
+            (None, None)
+        }
     }
 }
-
-struct RateLimitExtension;
 
 fn refused(d: &Decision) -> ServerError {
     let (code, message) = if d.quota_exceeded {
@@ -79,41 +97,4 @@ pub fn cost_value(d: &Decision) -> Value {
         "resetAt": d.reset_at,
     });
     Value::from_json(json).unwrap_or(Value::Null)
-}
-
-#[async_trait::async_trait]
-impl Extension for RateLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let (Some(principal), Some(limiter), Some(slot)) = (
-            ctx.data_opt::<Arc<Principal>>(),
-            ctx.data_opt::<RateLimiter>(),
-            ctx.data_opt::<RateSlot>(),
-        ) else {
-            return Ok(doc);
-        };
-        let (class, points) = cost::classify(&doc, variables);
-        match limiter.check(principal, class, points).await {
-            Ok(decision) => {
-                let allowed = decision.allowed();
-                let err = (!allowed).then(|| refused(&decision));
-                slot.set(decision);
-                match err {
-                    Some(err) => Err(err),
-                    None => Ok(doc),
-                }
-            }
-            Err(err) => {
-                // Fail open: a rate-limit store outage must not take the API down.
-                tracing::warn!(error = %err, "rate-limit check failed; request allowed");
-                Ok(doc)
-            }
-        }
-    }
 }

@@ -1,9 +1,14 @@
-//! Schema assembly: limits, extensions and SDL export.
+//! Schema assembly: limits and SDL export.
+//!
+//! No async-graphql extension is registered: any extension puts every field
+//! of every request on async-graphql's slow path. Rate limiting and the
+//! finishing of responses (error codes, `null` for failed fields) run in the
+//! HTTP handler instead (`rate_limit`, `response`).
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-use super::{extension::ErrorCodes, mutation::Mutation, query::Query, rate_limit::RateLimit};
+use super::{mutation::Mutation, query::Query};
 use crate::{ids::IdCodec, ratelimit::RateLimiter};
 
 /// The Leadgraph schema type.
@@ -19,8 +24,6 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .extension(ErrorCodes)
-        .extension(RateLimit)
 }
 
 /// The schema with its shared data (database, id codec, rate limiter, webhook

@@ -25,7 +25,7 @@ use crate::{
     error::{ErrorCode, server_failure, set_retry_after},
     graphql::{
         context::{Loaders, RequestId},
-        rate_limit::{RateSlot, cost_value},
+        rate_limit::{self, RateSlot, cost_value},
     },
 };
 
@@ -80,26 +80,42 @@ pub async fn graphql(
         }
     };
     tracing::Span::current().record("tenant.id", principal.tenant_id);
-    let loaders = Loaders::new(&state.db, &principal);
-    let slot = RateSlot::default();
-    let request = req
-        .into_inner()
-        .data(principal)
-        .data(loaders)
-        .data(slot.clone())
-        .data(RequestId(request_id));
-    let mut response = state.schema.execute(request).await;
-    let decision = slot.get();
+    let mut request = req.into_inner();
+    // Parsed once here, for the rate limit; execution reuses the document.
+    let variables = std::mem::take(&mut request.variables);
+    let (decision, refusal) = match request.parsed_query() {
+        Ok(doc) => rate_limit::check(&state.limiter, &principal, doc, &variables).await,
+        // Execution answers the parse error (`bad_request`).
+        Err(_) => (None, None),
+    };
+    request.variables = variables;
+    // A request refused by the rate limit or quota answers HTTP 429 (with the
+    // rate-limit headers and `Retry-After`); one too complex to weigh (no
+    // decision) is a GraphQL error like the other `query_too_complex`.
+    let limited = refusal.is_some() && decision.is_some();
+    let mut response = match refusal {
+        Some(refused) => async_graphql::Response::from_errors(vec![refused]),
+        None => {
+            let query = request.query.clone();
+            let operation = request.operation_name.clone();
+            let loaders = Loaders::new(&state.db, &principal);
+            let request = request
+                .data(principal)
+                .data(loaders)
+                .data(RateSlot(decision.clone()))
+                .data(RequestId(request_id));
+            let mut response = state.schema.execute(request).await;
+            if !response.errors.is_empty() {
+                state
+                    .field_types
+                    .finish(&query, operation.as_deref(), &mut response);
+            }
+            response
+        }
+    };
     if let Some(d) = &decision {
         response.extensions.insert("cost".into(), cost_value(d));
     }
-    // A request refused by the rate limit or quota answers HTTP 429 (with the
-    // rate-limit headers and `Retry-After` set by the extension).
-    let limited = response.errors.iter().any(|e| {
-        e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| {
-            matches!(c, async_graphql::Value::String(s) if s == "rate_limited" || s == "quota_exceeded")
-        })
-    });
     let mut http = GraphQLResponse::from(response).into_response();
     if limited {
         *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;

@@ -36,6 +36,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub codec: crate::ids::IdCodec,
     pub schema: LeadgraphSchema,
+    /// The schema's field types, for finishing responses with errors.
+    pub field_types: Arc<crate::graphql::response::FieldTypes>,
     pub metrics: Arc<Metrics>,
     pub limiter: crate::ratelimit::RateLimiter,
     pub jobs: crate::jobs::Jobs,

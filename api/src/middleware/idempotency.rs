@@ -196,10 +196,9 @@ fn rate_class(surface: Surface, body: &[u8]) -> RateClass {
         let query = v.get("query")?.as_str()?.to_owned();
         parse_query(query).ok()
     });
-    match parsed {
-        Some(doc) => cost::classify(&doc, &async_graphql::Variables::default()).0,
-        None => RateClass::Write,
-    }
+    parsed
+        .and_then(|doc| cost::classify(&doc, &async_graphql::Variables::default()))
+        .map_or(RateClass::Write, |(class, _)| class)
 }
 
 /// Replays and idempotency refusals never reach a handler: they still carry the

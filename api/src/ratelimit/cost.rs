@@ -5,6 +5,12 @@
 //! it; an object field counts one. Cost = ceil(nodes / 100), at least 1, so a
 //! page of 50 leads with three nested objects each (200 nodes) costs 2 points.
 //! Mutations cost 1 point of the write class; batch mutations 1 of bulk.
+//!
+//! Weighing walks every selection with fragments expanded, so it also
+//! bounds that expansion: a document past [`MAX_VISITS`] selections or
+//! [`MAX_WALK_DEPTH`] fragment levels (fragments spreading each other several
+//! times over grow exponentially) is not weighed at all: it is too complex,
+//! and must be refused before async-graphql's validation expands it too.
 
 use async_graphql::{
     Variables,
@@ -27,18 +33,24 @@ const BULK_MUTATIONS: [&str; 5] = [
 ];
 /// Nodes per point.
 const NODES_PER_POINT: u64 = 100;
-/// Fragment nesting followed when counting (cycles are refused later by validation).
-const MAX_WALK_DEPTH: usize = 32;
+/// Deepest selection nesting, fragments expanded (async-graphql refuses
+/// queries nested deeper than 32; the depth limit is far lower).
+pub const MAX_WALK_DEPTH: usize = 32;
+/// Most selections a document may have with its fragments expanded.
+pub const MAX_VISITS: u32 = 10_000;
 
-/// Class and points of a request.
-pub fn classify(doc: &ExecutableDocument, variables: &Variables) -> (RateClass, u64) {
+/// Class and points of a request; `None` when the document is too large to
+/// weigh (module docs).
+pub fn classify(doc: &ExecutableDocument, variables: &Variables) -> Option<(RateClass, u64)> {
     let ops: Vec<_> = match &doc.operations {
         DocumentOperations::Single(op) => vec![&op.node],
         DocumentOperations::Multiple(map) => map.values().map(|op| &op.node).collect(),
     };
     let mut class = RateClass::Read;
     let mut nodes = 0u64;
+    let mut budget = MAX_VISITS;
     for op in ops {
+        let counted = count(doc, variables, &op.selection_set.node, 1, 0, &mut budget)?;
         match op.ty {
             OperationType::Mutation => {
                 let bulk = op.selection_set.node.items.iter().any(|s| match &s.node {
@@ -52,7 +64,7 @@ pub fn classify(doc: &ExecutableDocument, variables: &Variables) -> (RateClass, 
                 };
             }
             OperationType::Query | OperationType::Subscription => {
-                nodes = nodes.saturating_add(count(doc, variables, &op.selection_set.node, 1, 0));
+                nodes = nodes.saturating_add(counted);
             }
         }
     }
@@ -60,7 +72,7 @@ pub fn classify(doc: &ExecutableDocument, variables: &Variables) -> (RateClass, 
         RateClass::Read => nodes.div_ceil(NODES_PER_POINT).max(1),
         RateClass::Write | RateClass::Bulk => 1,
     };
-    (class, points)
+    Some((class, points))
 }
 
 fn page_size(doc_value: &Value, variables: &Variables) -> Option<u64> {
@@ -85,19 +97,22 @@ fn is_connection(set: &SelectionSet) -> bool {
     })
 }
 
-/// Nodes a selection set may return, each of its objects repeated `times`.
+/// Nodes a selection set may return, each of its objects repeated `times`;
+/// `None` past the depth or the visits budget.
 fn count(
     doc: &ExecutableDocument,
     vars: &Variables,
     set: &SelectionSet,
     times: u64,
     depth: usize,
-) -> u64 {
+    budget: &mut u32,
+) -> Option<u64> {
     if depth > MAX_WALK_DEPTH {
-        return 0;
+        return None;
     }
     let mut total = 0u64;
     for item in &set.items {
+        *budget = budget.checked_sub(1)?;
         let (sub, own, inner_times) = match &item.node {
             Selection::Field(f) => {
                 let f = &f.node;
@@ -129,12 +144,10 @@ fn count(
                 }
             }
         };
-        total =
-            total
-                .saturating_add(own)
-                .saturating_add(count(doc, vars, sub, inner_times, depth + 1));
+        let inner = count(doc, vars, sub, inner_times, depth + 1, budget)?;
+        total = total.saturating_add(own).saturating_add(inner);
     }
-    total
+    Some(total)
 }
 
 #[cfg(test)]
@@ -143,7 +156,7 @@ mod tests {
 
     fn cost(query: &str, variables: serde_json::Value) -> (RateClass, u64) {
         let doc = async_graphql::parser::parse_query(query).unwrap();
-        classify(&doc, &Variables::from_json(variables))
+        classify(&doc, &Variables::from_json(variables)).unwrap()
     }
 
     #[test]
@@ -180,6 +193,37 @@ mod tests {
     fn fragments_count_like_inline_selections() {
         let q = "{ leads { ...L } } fragment L on LeadConnection { nodes { team { id } } }";
         assert_eq!(cost(q, serde_json::json!({})), (RateClass::Read, 1));
+    }
+
+    #[test]
+    fn documents_too_large_to_expand_are_not_weighed() {
+        // Expanded, 30 levels of fragments each spreading the next twice is
+        // 2^30 selections: the walk stops at its visits budget.
+        let fan_out = |op: &str, leaf: &str| {
+            let mut q = format!("{op} {{ ...F0 }}");
+            for i in 0..30 {
+                q.push_str(&format!(
+                    " fragment F{i} on {leaf} {{ ...F{n} ...F{n} }}",
+                    n = i + 1
+                ));
+            }
+            q + &format!(" fragment F30 on {leaf} {{ __typename }}")
+        };
+        for q in [fan_out("query", "Query"), fan_out("mutation", "Mutation")] {
+            let doc = async_graphql::parser::parse_query(&q).unwrap();
+            assert_eq!(classify(&doc, &Variables::default()), None);
+        }
+        // Nested deeper than the walk follows.
+        let deep = format!("{{ {} id {} }}", "a { ".repeat(40), "} ".repeat(40));
+        let doc = async_graphql::parser::parse_query(&deep).unwrap();
+        assert_eq!(classify(&doc, &Variables::default()), None);
+        // Just within the budget is weighed.
+        let wide = format!("{{ viewer {{ {} }} }}", "environment ".repeat(9_000));
+        let doc = async_graphql::parser::parse_query(&wide).unwrap();
+        assert_eq!(
+            classify(&doc, &Variables::default()),
+            Some((RateClass::Read, 1))
+        );
     }
 
     #[test]
