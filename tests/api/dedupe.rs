@@ -41,7 +41,11 @@ pub(crate) struct Planted {
 
 /// Runs `createLeads` and returns each result's lead id (or `None` with the
 /// error code when it failed).
-async fn create_leads(app: &TestApp, key: &str, inputs: Value) -> Vec<Result<String, String>> {
+pub(crate) async fn create_leads(
+    app: &TestApp,
+    key: &str,
+    inputs: Value,
+) -> Vec<Result<String, String>> {
     let answer = app
         .gql(
             key,
@@ -63,11 +67,11 @@ async fn create_leads(app: &TestApp, key: &str, inputs: Value) -> Vec<Result<Str
         .collect()
 }
 
-fn ok(results: Vec<Result<String, String>>) -> Vec<String> {
+pub(crate) fn ok(results: Vec<Result<String, String>>) -> Vec<String> {
     results.into_iter().map(|r| r.expect("created")).collect()
 }
 
-fn lead(first: &str, last: &str, email: &str, more: Value) -> Value {
+pub(crate) fn lead(first: &str, last: &str, email: &str, more: Value) -> Value {
     let mut input = json!({ "firstName": first, "lastName": last, "email": email, "market": "US" });
     crate::helpers::merge(&mut input, more);
     input

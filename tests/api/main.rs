@@ -9,6 +9,7 @@ mod auth_cache;
 mod batch;
 mod concurrency;
 mod dedupe;
+mod dedupe_merge;
 mod dedupe_resume;
 mod export;
 mod http;

@@ -3,9 +3,9 @@
 //! no entry for a change that rolled back).
 
 use entity::audit_event;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, NotSet};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, NotSet};
 
-use crate::{auth::Principal, clock, domain::DomainError, ids::NodeType};
+use crate::{auth::Principal, clock, domain::DomainError, ids::NodeType, store};
 
 /// What an entry is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,40 @@ pub async fn record<C: ConnectionTrait>(
     action: &str,
     resource: Resource,
 ) -> Result<(), DomainError> {
+    entry(p, action, resource, clock::now()).insert(db).await?;
+    Ok(())
+}
+
+/// Entries per multi-row `INSERT` of [`record_many`] (10 values each).
+const INSERT_BATCH: usize = 500;
+
+/// Records each `(action, resource)` by the caller, in order (ids follow
+/// it), as [`record`] would one by one, with multi-row statements.
+pub async fn record_many<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    entries: &[(&str, Resource)],
+) -> Result<(), DomainError> {
+    let now = clock::now();
+    let rows: Vec<audit_event::ActiveModel> = entries
+        .iter()
+        .map(|&(action, resource)| entry(p, action, resource, now))
+        .collect();
+    for batch in store::fixed_batches(&rows, INSERT_BATCH) {
+        audit_event::Entity::insert_many(batch.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The row of one entry.
+fn entry(
+    p: &Principal,
+    action: &str,
+    resource: Resource,
+    now: chrono::DateTime<chrono::Utc>,
+) -> audit_event::ActiveModel {
     let (resource_type, resource_id) = resource.parts();
     audit_event::ActiveModel {
         id: NotSet,
@@ -69,9 +103,6 @@ pub async fn record<C: ConnectionTrait>(
         key_owner_user_id: Set(Some(p.owner_user_id)),
         acting_user_id: Set(Some(p.acting_user_id)),
         request_id: Set(p.request_id.chars().take(64).collect()),
-        created_at: Set(clock::now()),
+        created_at: Set(now),
     }
-    .insert(db)
-    .await?;
-    Ok(())
 }

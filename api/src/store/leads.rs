@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use entity::{LeadSource, LeadStatus, lead};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    sea_query::{Expr, Func, Query},
+    ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
+    sea_query::{Expr, Func, IntoIden, Query, TableRef, ValueTuple},
 };
 
 use super::cursor::CursorValue;
@@ -290,11 +290,116 @@ pub async fn get_many_for_update<C: ConnectionTrait>(
     ids: Vec<i64>,
 ) -> Result<Vec<lead::Model>, DomainError> {
     Ok(lead::Entity::find()
-        .filter(scope::leads(p))
-        .filter(lead::Column::DeletedAt.is_null())
         .filter(lead::Column::Id.is_in(ids))
+        .filter(in_scope_by_key(p))
+        .filter(lead::Column::DeletedAt.is_null())
         .order_by_asc(lead::Column::Id)
         .lock_exclusive()
         .all(db)
         .await?)
+}
+
+/// The caller's scope as a check on rows found by primary key. SQLite
+/// (without statistics) expects `tenant_id = ? AND environment = ?` to match
+/// about ten rows, so with the scope as plain terms and more than three ids
+/// it reads the tenant's whole `(tenant_id, environment, …)` index instead
+/// of looking the ids up (170 ms per 1,000 ids at a million leads, against
+/// 7 ms). Inside a `CASE` no index can serve the scope: it is checked on the
+/// rows the ids find. PostgreSQL plans the ids on the primary key either way.
+fn in_scope_by_key(p: &Principal) -> Expr {
+    let in_scope: Expr = Expr::case(scope::leads(p), 1).finally(0).into();
+    in_scope.eq(1)
+}
+
+/// Survivors per multi-row `UPDATE` of [`update_filled`] (8 values each).
+const FILLED_BATCH: usize = 250;
+/// Duplicates per multi-row `UPDATE` of [`update_merged`] (3 values each).
+const MERGED_BATCH: usize = 500;
+
+/// Writes the fields a merge fills (phone, company, job title, team,
+/// assignee, custom fields) and `updated_at` of each survivor as given, in
+/// multi-row statements. The caller holds the rows' locks
+/// ([`get_many_for_update`]) and computed the values from them.
+pub async fn update_filled<C: ConnectionTrait>(
+    db: &C,
+    survivors: &[&lead::Model],
+) -> Result<(), DbErr> {
+    use lead::Column as L;
+    let rows: Vec<Vec<Value>> = by_id(survivors)
+        .into_iter()
+        .map(|m| {
+            vec![
+                m.id.into(),
+                m.phone.clone().into(),
+                m.company.clone().into(),
+                m.job_title.clone().into(),
+                m.team_id.into(),
+                m.assigned_to_id.into(),
+                m.custom_fields.clone().into(),
+                m.updated_at.into(),
+            ]
+        })
+        .collect();
+    let columns = [
+        L::Phone,
+        L::Company,
+        L::JobTitle,
+        L::TeamId,
+        L::AssignedToId,
+        L::CustomFields,
+        L::UpdatedAt,
+    ];
+    update_from_values(db, &columns, &rows, FILLED_BATCH).await
+}
+
+/// Writes `merged_into_id` and `updated_at` of each merged duplicate as
+/// given, in multi-row statements (the caller holds the rows' locks).
+pub async fn update_merged<C: ConnectionTrait>(
+    db: &C,
+    duplicates: &[&lead::Model],
+) -> Result<(), DbErr> {
+    let rows: Vec<Vec<Value>> = by_id(duplicates)
+        .into_iter()
+        .map(|m| vec![m.id.into(), m.merged_into_id.into(), m.updated_at.into()])
+        .collect();
+    let columns = [lead::Column::MergedIntoId, lead::Column::UpdatedAt];
+    update_from_values(db, &columns, &rows, MERGED_BATCH).await
+}
+
+/// `leads` in id order: rows are then written in B-tree order (fewer pages
+/// read and dirtied per statement than in random order).
+fn by_id<'a>(leads: &[&'a lead::Model]) -> Vec<&'a lead::Model> {
+    let mut sorted = leads.to_vec();
+    sorted.sort_unstable_by_key(|m| m.id);
+    sorted
+}
+
+/// `UPDATE leads SET c1 = v.column2, … FROM (VALUES (id, …), …) AS v WHERE
+/// leads.id = v.column1`: each row is a lead id followed by one value per
+/// column, written in statements of [`super::fixed_batches`] of at most
+/// `batch` rows. `columnN` is the name both SQLite and PostgreSQL give the
+/// columns of a `VALUES` list.
+async fn update_from_values<C: ConnectionTrait>(
+    db: &C,
+    columns: &[lead::Column],
+    rows: &[Vec<Value>],
+    batch: usize,
+) -> Result<(), DbErr> {
+    const V: &str = "v";
+    for chunk in super::fixed_batches(rows, batch) {
+        let values = chunk.iter().cloned().map(ValueTuple::Many).collect();
+        let mut update = Query::update();
+        update
+            .table(lead::Entity)
+            .values(
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (*c, Expr::col((V, format!("column{}", i + 2))))),
+            )
+            .from(TableRef::ValuesList(values, V.into_iden()))
+            .and_where(Expr::col((lead::Entity, lead::Column::Id)).equals((V, "column1")));
+        db.execute(&update).await?;
+    }
+    Ok(())
 }

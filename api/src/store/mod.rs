@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod leads;
 pub mod loaders;
 pub mod page;
+pub mod users;
 
 pub use page::{PageArgs, PageRequest, PageResult};
 

@@ -17,16 +17,22 @@
 //! - Webhooks: `lead.updated` for a filled survivor, then `lead.merged` per
 //!   duplicate (its `mergedIntoId` names the survivor).
 //! - Everything is written in the caller's transaction; nothing commits here.
+//!
+//! Bulk dedupe runs merge through the same rules, many clusters per
+//! transaction: [`plan_in_chunks`] works a cluster's merge out in memory from
+//! rows the runner has locked, as successive `mergeLeads` calls would, and
+//! [`write_merges`] writes any number of worked-out merges with a few
+//! multi-row statements. `mergeLeads` itself is [`plan`] plus the same write.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use batch::dedupe::{DedupeRecord, Fill, fill_survivor};
+use chrono::{DateTime, Utc};
 use entity::lead;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction};
+use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 use tracing::instrument;
 
-use super::placement::PlacementData;
 use crate::domain::audit::{self, Resource};
 use crate::domain::webhooks::{self, EventType};
 use crate::{auth::Principal, clock, domain::DomainError, store};
@@ -56,39 +62,165 @@ pub async fn merge_leads(
         .iter()
         .map(|id| found.remove(id).ok_or(DomainError::NotFound))
         .collect::<Result<Vec<_>, _>>()?;
-    if survivor.merged_into_id.is_some() {
-        return Err(DomainError::BadRequest(
-            "the survivor was already merged into another lead".into(),
-        ));
-    }
-    if let Some(i) = duplicates.iter().position(|d| d.merged_into_id.is_some()) {
-        return Err(DomainError::BadRequest(format!(
-            "duplicateIds[{i}] was already merged into another lead"
-        )));
+    let assignees = duplicates.iter().filter_map(|d| d.assigned_to_id);
+    let active = store::users::active_ids(txn, p.tenant_id, assignees).await?;
+    let merge = plan(survivor, duplicates, &active, clock::now())?;
+    write_merges(txn, p, std::slice::from_ref(&merge)).await?;
+    Ok((merge.survivor, merge.merged))
+}
+
+/// A merge worked out in memory, not yet written.
+#[derive(Debug, Clone)]
+pub struct Merge {
+    /// The survivor as it ends up.
+    pub survivor: lead::Model,
+    /// Whether the survivor took any value (it is then written).
+    pub filled: bool,
+    /// The duplicates with `mergedInto` set, in the order merged.
+    pub merged: Vec<lead::Model>,
+    /// The survivor as each fill left it (for its `lead.updated`).
+    fills: Vec<lead::Model>,
+    /// The audit entries and webhook events, in order.
+    changes: Vec<Change>,
+}
+
+/// One entry of a merge's history.
+#[derive(Debug, Clone)]
+enum Change {
+    /// `fills[i]`, the survivor as a fill left it: `lead.updated`.
+    Filled(usize),
+    /// `merged[i]` was merged: `lead.merged`.
+    Merged(usize),
+}
+
+impl Merge {
+    fn new(survivor: lead::Model) -> Self {
+        Self {
+            survivor,
+            filled: false,
+            merged: Vec::new(),
+            fills: Vec::new(),
+            changes: Vec::new(),
+        }
     }
 
-    let fill = fill_from(txn, p, &survivor, &duplicates).await?;
-    let now = clock::now();
-    let survivor = if fill.is_empty() {
-        survivor
-    } else {
-        let filled = apply(&survivor, fill, now).update(txn).await?;
-        audit::record(txn, p, "lead.updated", Resource::Lead(filled.id)).await?;
-        webhooks::emit_lead(txn, p, EventType::LeadUpdated, &filled).await?;
-        filled
-    };
-
-    let mut merged = Vec::with_capacity(duplicates.len());
-    for duplicate in duplicates {
-        let mut am: lead::ActiveModel = duplicate.into();
-        am.merged_into_id = Set(Some(survivor.id));
-        am.updated_at = Set(now);
-        let model = am.update(txn).await?;
-        audit::record(txn, p, "lead.merged", Resource::Lead(model.id)).await?;
-        webhooks::emit_lead(txn, p, EventType::LeadMerged, &model).await?;
-        merged.push(model);
+    /// The history as `(audit action, event, lead)`, in order.
+    fn history(&self) -> impl Iterator<Item = (&'static str, EventType, &lead::Model)> {
+        self.changes.iter().filter_map(|c| match c {
+            Change::Filled(i) => self
+                .fills
+                .get(*i)
+                .map(|m| ("lead.updated", EventType::LeadUpdated, m)),
+            Change::Merged(i) => self
+                .merged
+                .get(*i)
+                .map(|m| ("lead.merged", EventType::LeadMerged, m)),
+        })
     }
-    Ok((survivor, merged))
+
+    /// Merges `duplicates` into the survivor as it stands, as one
+    /// `mergeLeads` call of them (their ids already checked): refuses an
+    /// already merged lead, fills the survivor (a `lead.updated` when it took
+    /// anything), then merges each duplicate (`lead.merged`).
+    fn take(
+        &mut self,
+        duplicates: Vec<lead::Model>,
+        active: &BTreeSet<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if self.survivor.merged_into_id.is_some() {
+            return Err(DomainError::BadRequest(
+                "the survivor was already merged into another lead".into(),
+            ));
+        }
+        let done: HashSet<i64> = self.merged.iter().map(|m| m.id).collect();
+        if let Some(i) = duplicates
+            .iter()
+            .position(|d| d.merged_into_id.is_some() || done.contains(&d.id))
+        {
+            return Err(DomainError::BadRequest(format!(
+                "duplicateIds[{i}] was already merged into another lead"
+            )));
+        }
+        let fill = fill_from(&self.survivor, &duplicates, active);
+        if !fill.is_empty() {
+            self.survivor = apply(&self.survivor, fill, now);
+            self.filled = true;
+            self.changes.push(Change::Filled(self.fills.len()));
+            self.fills.push(self.survivor.clone());
+        }
+        for mut duplicate in duplicates {
+            duplicate.merged_into_id = Some(self.survivor.id);
+            duplicate.updated_at = now;
+            self.changes.push(Change::Merged(self.merged.len()));
+            self.merged.push(duplicate);
+        }
+        Ok(())
+    }
+}
+
+/// Works out one `mergeLeads` call: `duplicates` (in the order given) into
+/// `survivor`, both as read under lock, with `active` holding (at least)
+/// the duplicates' assignees that are active users.
+pub fn plan(
+    survivor: lead::Model,
+    duplicates: Vec<lead::Model>,
+    active: &BTreeSet<i64>,
+    now: DateTime<Utc>,
+) -> Result<Merge, DomainError> {
+    let ids: Vec<i64> = duplicates.iter().map(|d| d.id).collect();
+    check_ids(survivor.id, &ids)?;
+    let mut merge = Merge::new(survivor);
+    merge.take(duplicates, active, now)?;
+    Ok(merge)
+}
+
+/// Works out a bulk dedupe cluster: `duplicates` (oldest first) merged into
+/// `survivor` by successive `mergeLeads` calls of at most [`MAX_MERGE`]
+/// each, in order, each later call seeing the survivor as the earlier ones
+/// filled it. Refused as a whole (nothing to write) when any call would be.
+pub fn plan_in_chunks(
+    survivor: lead::Model,
+    mut duplicates: Vec<lead::Model>,
+    active: &BTreeSet<i64>,
+    now: DateTime<Utc>,
+) -> Result<Merge, DomainError> {
+    let mut merge = Merge::new(survivor);
+    while !duplicates.is_empty() {
+        let rest = duplicates.split_off(duplicates.len().min(MAX_MERGE));
+        let ids: Vec<i64> = duplicates.iter().map(|d| d.id).collect();
+        check_ids(merge.survivor.id, &ids)?;
+        merge.take(std::mem::replace(&mut duplicates, rest), active, now)?;
+    }
+    Ok(merge)
+}
+
+/// Writes worked-out merges (of distinct leads, locked by the caller): the
+/// filled survivors, the merged duplicates, then every merge's audit
+/// entries and webhook events in order, each kind in multi-row statements.
+pub async fn write_merges(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    merges: &[Merge],
+) -> Result<(), DomainError> {
+    let filled: Vec<&lead::Model> = merges
+        .iter()
+        .filter(|m| m.filled)
+        .map(|m| &m.survivor)
+        .collect();
+    store::leads::update_filled(txn, &filled).await?;
+    let merged: Vec<&lead::Model> = merges.iter().flat_map(|m| &m.merged).collect();
+    store::leads::update_merged(txn, &merged).await?;
+    let history: Vec<_> = merges.iter().flat_map(Merge::history).collect();
+    let entries: Vec<(&str, Resource)> = history
+        .iter()
+        .map(|&(action, _, m)| (action, Resource::Lead(m.id)))
+        .collect();
+    audit::record_many(txn, p, &entries).await?;
+    let events: Vec<(EventType, &lead::Model)> =
+        history.iter().map(|&(_, event, m)| (event, m)).collect();
+    webhooks::emit_leads(txn, p, &events).await?;
+    Ok(())
 }
 
 /// Refuses an empty or oversized list, repeated ids and the survivor among
@@ -117,16 +249,7 @@ fn check_ids(survivor_id: i64, duplicate_ids: &[i64]) -> Result<(), DomainError>
 /// What the survivor takes from the duplicates. `fill_survivor` knows nothing
 /// of markets or deactivated users, so a donor's team in another market and a
 /// deactivated assignee are hidden from it: the next donor's value is used.
-async fn fill_from(
-    txn: &DatabaseTransaction,
-    p: &Principal,
-    survivor: &lead::Model,
-    duplicates: &[lead::Model],
-) -> Result<Fill, DomainError> {
-    let assignees = duplicates.iter().filter_map(|d| d.assigned_to_id);
-    let active = PlacementData::load(txn, p, [], assignees)
-        .await?
-        .active_users;
+fn fill_from(survivor: &lead::Model, duplicates: &[lead::Model], active: &BTreeSet<i64>) -> Fill {
     let donors: Vec<DedupeRecord> = duplicates
         .iter()
         .map(|d| DedupeRecord {
@@ -136,7 +259,7 @@ async fn fill_from(
         })
         .collect();
     let donors: Vec<&DedupeRecord> = donors.iter().collect();
-    Ok(fill_survivor(&record(survivor), &donors))
+    fill_survivor(&record(survivor), &donors)
 }
 
 /// A lead as the dedupe rules see it.
@@ -160,40 +283,108 @@ fn custom_fields(m: &lead::Model) -> Map<String, Value> {
     serde_json::from_str(&m.custom_fields).unwrap_or_default()
 }
 
-/// The survivor with `fill` written into its empty fields.
-fn apply(
-    survivor: &lead::Model,
-    fill: Fill,
-    now: chrono::DateTime<chrono::Utc>,
-) -> lead::ActiveModel {
-    let mut am: lead::ActiveModel = survivor.clone().into();
+/// The survivor with `fill` written into its empty fields, updated `now`
+/// (the row a write of it stores and reads back).
+fn apply(survivor: &lead::Model, fill: Fill, now: DateTime<Utc>) -> lead::Model {
+    let mut filled = survivor.clone();
     if let Some(v) = fill.phone {
-        am.phone = Set(Some(v));
+        filled.phone = Some(v);
     }
     if let Some(v) = fill.company {
-        am.company = Set(Some(v));
+        filled.company = Some(v);
     }
     if let Some(v) = fill.job_title {
-        am.job_title = Set(Some(v));
+        filled.job_title = Some(v);
     }
     if let Some(v) = fill.team_id {
-        am.team_id = Set(Some(v));
+        filled.team_id = Some(v);
     }
     if let Some(v) = fill.assigned_to_id {
-        am.assigned_to_id = Set(Some(v));
+        filled.assigned_to_id = Some(v);
     }
     if !fill.custom_fields.is_empty() {
         let mut fields = custom_fields(survivor);
         fields.extend(fill.custom_fields);
-        am.custom_fields = Set(Value::Object(fields).to_string());
+        filled.custom_fields = Value::Object(fields).to_string();
     }
-    am.updated_at = Set(now);
-    am
+    filled.updated_at = now;
+    filled
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lead(id: i64) -> lead::Model {
+        let now = clock::now();
+        lead::Model {
+            id,
+            tenant_id: 1,
+            environment: entity::Environment::Live,
+            email: format!("l{id}@example.com"),
+            email_key: format!("l{id}@example.com"),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            phone: None,
+            company: None,
+            job_title: None,
+            source: entity::LeadSource::Api,
+            status: entity::LeadStatus::New,
+            score: 0,
+            custom_fields: "{}".into(),
+            market: "US".into(),
+            team_id: None,
+            assigned_to_id: None,
+            created_by_id: None,
+            merged_into_id: None,
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn history(m: &Merge) -> Vec<(&'static str, i64)> {
+        m.history().map(|(action, _, l)| (action, l.id)).collect()
+    }
+
+    #[test]
+    fn a_cluster_is_planned_as_successive_merge_leads_calls() {
+        let now = clock::now();
+        let active = BTreeSet::new();
+        let survivor = lead(1);
+        let mut duplicates: Vec<lead::Model> = (2..=151).map(lead).collect();
+        duplicates[0].company = Some("Acme".into());
+        duplicates[120].job_title = Some("CTO".into());
+
+        let merge = plan_in_chunks(survivor.clone(), duplicates.clone(), &active, now).unwrap();
+        let first = plan(survivor, duplicates[..MAX_MERGE].to_vec(), &active, now).unwrap();
+        let second = plan(
+            first.survivor.clone(),
+            duplicates[MAX_MERGE..].to_vec(),
+            &active,
+            now,
+        )
+        .unwrap();
+        assert_eq!(merge.survivor, second.survivor);
+        assert_eq!(merge.survivor.company.as_deref(), Some("Acme"));
+        assert_eq!(merge.survivor.job_title.as_deref(), Some("CTO"));
+        assert!(merge.filled);
+        assert_eq!(
+            history(&merge),
+            [history(&first), history(&second)].concat()
+        );
+        assert_eq!(history(&merge)[MAX_MERGE + 1], ("lead.updated", 1));
+        assert_eq!(merge.merged.len(), 150);
+        assert!(merge.merged.iter().all(|m| m.merged_into_id == Some(1)));
+
+        // Any refused call refuses the whole cluster.
+        let mut merged = duplicates.clone();
+        merged[130].merged_into_id = Some(99);
+        assert!(plan_in_chunks(lead(1), merged, &active, now).is_err());
+        let mut repeated = duplicates;
+        repeated[120] = repeated[3].clone();
+        assert!(plan_in_chunks(lead(1), repeated, &active, now).is_err());
+    }
 
     #[test]
     fn ids_are_checked_before_anything_is_read() {

@@ -27,7 +27,7 @@ pub use deliveries::redeliver;
 pub use endpoints::{
     EndpointChanges, NewEndpoint, create_endpoint, delete_endpoint, update_endpoint,
 };
-pub use outbox::{emit, emit_job, emit_lead, emit_status_changed};
+pub use outbox::{emit, emit_job, emit_lead, emit_leads, emit_status_changed};
 pub use payload::EventData;
 
 /// Every event type a webhook can subscribe to. The strings are public contract.

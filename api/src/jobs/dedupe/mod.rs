@@ -12,9 +12,11 @@
 //!    the last committed cluster, so nothing is merged twice. A transaction's
 //!    clusters are re-read and locked first: if a member was deleted, merged,
 //!    left the scope or changed so the members no longer link, the cluster is
-//!    skipped (counted, not merged). The merge itself is `mergeLeads`'s
-//!    ([`merge_leads`](crate::domain::leads::merge_leads)): survivor fill,
-//!    `mergedInto`, audit entries and `lead.merged` webhooks.
+//!    skipped (counted, not merged). The merges follow `mergeLeads`'s rules
+//!    ([`plan_in_chunks`](crate::domain::leads::plan_in_chunks): survivor
+//!    fill, `mergedInto`, audit entries, `lead.updated` and `lead.merged`
+//!    webhooks, as calls of at most `MAX_MERGE` duplicates would), worked
+//!    out in memory and written per transaction in multi-row statements.
 //! 3. **Finish**: `completed`, and a `dedupe.completed` webhook.
 //!
 //! The server stopping is checked between transactions ([`JobError::Stopped`]).
