@@ -21,7 +21,7 @@ use async_graphql::{
     parser::{
         parse_query, parse_schema,
         types::{
-            BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection,
+            BaseType, DocumentOperations, ExecutableDocument, Field, OperationType, Selection,
             SelectionSet, Type, TypeKind, TypeSystemDefinition,
         },
     },
@@ -167,10 +167,7 @@ impl FieldTypes {
         for segment in path {
             let ty = match segment {
                 PathSegment::Field(key) => {
-                    let mut found = Found::default();
-                    for set in &sets {
-                        found.search(doc, set, key, None, 0);
-                    }
+                    let found = Found::search(doc, &sets, key);
                     let (name, condition) = found.field?;
                     let ty = condition
                         .and_then(|c| self.field(c, name))
@@ -210,7 +207,39 @@ struct Step<'d> {
     order: Option<Vec<&'d str>>,
 }
 
-/// A field searched by response key through a selection and its fragments.
+/// Calls `visit` with every field of `set`, fragments expanded, and the type
+/// condition of the fragment it is in (the nearest one).
+fn each_field<'d>(
+    doc: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    condition: Option<&'d str>,
+    depth: usize,
+    visit: &mut impl FnMut(&'d Field, Option<&'d str>),
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(f) => visit(&f.node, condition),
+            Selection::InlineFragment(frag) => {
+                let cond = frag
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map(|c| c.node.on.node.as_str())
+                    .or(condition);
+                each_field(doc, &frag.node.selection_set.node, cond, depth + 1, visit);
+            }
+            Selection::FragmentSpread(spread) if depth < MAX_FRAGMENT_DEPTH => {
+                if let Some(def) = doc.fragments.get(&spread.node.fragment_name.node) {
+                    let cond = Some(def.node.type_condition.node.on.node.as_str());
+                    each_field(doc, &def.node.selection_set.node, cond, depth + 1, visit);
+                }
+            }
+            Selection::FragmentSpread(_) => {}
+        }
+    }
+}
+
+/// A field searched by response key through selections and their fragments.
 #[derive(Default)]
 struct Found<'d> {
     /// Its name and the type condition of the fragment it was found in.
@@ -220,77 +249,31 @@ struct Found<'d> {
 }
 
 impl<'d> Found<'d> {
-    fn search(
-        &mut self,
-        doc: &'d ExecutableDocument,
-        set: &'d SelectionSet,
-        key: &str,
-        condition: Option<&'d str>,
-        depth: usize,
-    ) {
-        for item in &set.items {
-            match &item.node {
-                Selection::Field(f) => {
-                    if f.node.response_key().node.as_str() == key {
-                        self.field
-                            .get_or_insert((f.node.name.node.as_str(), condition));
-                        self.subsets.push(&f.node.selection_set.node);
-                    }
+    fn search(doc: &'d ExecutableDocument, sets: &[&'d SelectionSet], key: &str) -> Self {
+        let mut found = Self::default();
+        for set in sets {
+            each_field(doc, set, None, 0, &mut |f, condition| {
+                if f.response_key().node.as_str() == key {
+                    found.field.get_or_insert((f.name.node.as_str(), condition));
+                    found.subsets.push(&f.selection_set.node);
                 }
-                Selection::InlineFragment(frag) => {
-                    let cond = frag
-                        .node
-                        .type_condition
-                        .as_ref()
-                        .map(|c| c.node.on.node.as_str())
-                        .or(condition);
-                    self.search(doc, &frag.node.selection_set.node, key, cond, depth + 1);
-                }
-                Selection::FragmentSpread(spread) if depth < MAX_FRAGMENT_DEPTH => {
-                    if let Some(def) = doc.fragments.get(&spread.node.fragment_name.node) {
-                        let cond = Some(def.node.type_condition.node.on.node.as_str());
-                        self.search(doc, &def.node.selection_set.node, key, cond, depth + 1);
-                    }
-                }
-                Selection::FragmentSpread(_) => {}
-            }
+            });
         }
+        found
     }
 }
 
 /// The response keys of `sets` (merged), in selection order.
 fn response_keys<'d>(doc: &'d ExecutableDocument, sets: &[&'d SelectionSet]) -> Vec<&'d str> {
-    fn walk<'d>(
-        doc: &'d ExecutableDocument,
-        set: &'d SelectionSet,
-        keys: &mut Vec<&'d str>,
-        seen: &mut HashSet<&'d str>,
-        depth: usize,
-    ) {
-        for item in &set.items {
-            match &item.node {
-                Selection::Field(f) => {
-                    let key = f.node.response_key().node.as_str();
-                    if seen.insert(key) {
-                        keys.push(key);
-                    }
-                }
-                Selection::InlineFragment(frag) => {
-                    walk(doc, &frag.node.selection_set.node, keys, seen, depth + 1);
-                }
-                Selection::FragmentSpread(spread) if depth < MAX_FRAGMENT_DEPTH => {
-                    if let Some(def) = doc.fragments.get(&spread.node.fragment_name.node) {
-                        walk(doc, &def.node.selection_set.node, keys, seen, depth + 1);
-                    }
-                }
-                Selection::FragmentSpread(_) => {}
-            }
-        }
-    }
     let mut keys = Vec::new();
     let mut seen = HashSet::new();
     for set in sets {
-        walk(doc, set, &mut keys, &mut seen, 0);
+        each_field(doc, set, None, 0, &mut |f, _| {
+            let key = f.response_key().node.as_str();
+            if seen.insert(key) {
+                keys.push(key);
+            }
+        });
     }
     keys
 }

@@ -311,36 +311,42 @@ fn apply(survivor: &lead::Model, fill: Fill, now: DateTime<Utc>) -> lead::Model 
     filled
 }
 
+/// A live lead of tenant 1 with only its required fields, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_lead(id: i64) -> lead::Model {
+    let now = clock::now();
+    lead::Model {
+        id,
+        tenant_id: 1,
+        environment: entity::Environment::Live,
+        email: format!("l{id}@example.com"),
+        email_key: format!("l{id}@example.com"),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        phone: None,
+        company: None,
+        job_title: None,
+        source: entity::LeadSource::Api,
+        status: entity::LeadStatus::New,
+        score: 0,
+        custom_fields: "{}".into(),
+        market: "US".into(),
+        team_id: None,
+        assigned_to_id: None,
+        created_by_id: None,
+        merged_into_id: None,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn lead(id: i64) -> lead::Model {
-        let now = clock::now();
-        lead::Model {
-            id,
-            tenant_id: 1,
-            environment: entity::Environment::Live,
-            email: format!("l{id}@example.com"),
-            email_key: format!("l{id}@example.com"),
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-            phone: None,
-            company: None,
-            job_title: None,
-            source: entity::LeadSource::Api,
-            status: entity::LeadStatus::New,
-            score: 0,
-            custom_fields: "{}".into(),
-            market: "US".into(),
-            team_id: None,
-            assigned_to_id: None,
-            created_by_id: None,
-            merged_into_id: None,
-            deleted_at: None,
-            created_at: now,
-            updated_at: now,
-        }
+        test_lead(id)
     }
 
     fn history(m: &Merge) -> Vec<(&'static str, i64)> {

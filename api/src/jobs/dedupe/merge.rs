@@ -214,35 +214,13 @@ fn still_one_cluster(rows: &[&lead::Model], cluster: &StoredCluster) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use entity::{Environment, LeadSource, LeadStatus};
-
     use super::*;
 
     fn lead(id: i64, phone: Option<&str>, last_name: &str) -> lead::Model {
-        let now = crate::clock::now();
         lead::Model {
-            id,
-            tenant_id: 1,
-            environment: Environment::Live,
-            email: format!("l{id}@example.com"),
-            email_key: format!("l{id}@example.com"),
-            first_name: "Ada".into(),
-            last_name: last_name.into(),
             phone: phone.map(str::to_owned),
-            company: None,
-            job_title: None,
-            source: LeadSource::Api,
-            status: LeadStatus::New,
-            score: 0,
-            custom_fields: "{}".into(),
-            market: "US".into(),
-            team_id: None,
-            assigned_to_id: None,
-            created_by_id: None,
-            merged_into_id: None,
-            deleted_at: None,
-            created_at: now,
-            updated_at: now,
+            last_name: last_name.into(),
+            ..crate::domain::leads::test_lead(id)
         }
     }
 

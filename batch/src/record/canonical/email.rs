@@ -377,12 +377,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn fast_paths_agree_on_edge_cases() {
+    /// Addresses at the edges of the syntax and of the Gmail rules.
+    fn edge_cases() -> Vec<String> {
         let long_label = format!("a@{}.com", "b".repeat(64));
         let long_local = format!("{}@example.com", "a".repeat(65));
         let long_domain = format!("a@{}.com", "b.".repeat(127));
-        for raw in [
+        let mut cases: Vec<String> = [
             "",
             "@",
             "a@b.c",
@@ -410,10 +410,17 @@ mod tests {
             "a.b@gmail.co",
             "é@gmail.com",
             "A.É@GMAIL.COM",
-            long_label.as_str(),
-            long_local.as_str(),
-            long_domain.as_str(),
-        ] {
+        ]
+        .map(str::to_owned)
+        .into();
+        cases.extend([long_label, long_local, long_domain]);
+        cases
+    }
+
+    #[test]
+    fn fast_paths_agree_on_edge_cases() {
+        for raw in edge_cases() {
+            let raw = raw.as_str();
             assert_eq!(ascii_syntax_ok(raw), ascii_syntax_ok_by_parts(raw), "{raw}");
             assert_eq!(canonical_key(raw), reference_key(raw), "{raw}");
         }
@@ -445,31 +452,9 @@ mod tests {
 
     #[test]
     fn ascii_check_agrees_on_edge_cases() {
-        let long_label = format!("a@{}.com", "b".repeat(64));
-        let long_local = format!("{}@example.com", "a".repeat(65));
-        for raw in [
-            "a@b.c",
-            "a@b",
-            "a@-b.com",
-            "a@b-.com",
-            "a.@b.com",
-            ".a@b.com",
-            "a..b@c.com",
-            "a@b..com",
-            "<a@b.com",
-            "a@[1.2.3.4]",
-            "a@@b.com",
-            "a@b.com.",
-            "@b.com",
-            "a@",
-            "a b@c.com",
-            "a@b_c.com",
-            "a+b@c.com",
-            long_label.as_str(),
-            long_local.as_str(),
-        ] {
-            if let Some(fast) = ascii_syntax_ok(raw) {
-                assert_eq!(fast, library_ok(raw), "{raw}");
+        for raw in edge_cases() {
+            if let Some(fast) = ascii_syntax_ok(&raw) {
+                assert_eq!(fast, library_ok(&raw), "{raw}");
             }
         }
     }
