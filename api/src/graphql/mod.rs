@@ -5,6 +5,7 @@
 
 pub mod connection;
 pub mod context;
+pub mod documents;
 pub mod errors;
 pub mod guards;
 pub mod mutation;

@@ -81,7 +81,9 @@ pub async fn graphql(
     };
     tracing::Span::current().record("tenant.id", principal.tenant_id);
     let mut request = req.into_inner();
-    // Parsed once here, for the rate limit; execution reuses the document.
+    state.documents.prepare(&mut request);
+    // Parsed once (or taken from the cache) above, for the rate limit;
+    // execution reuses the document.
     let variables = std::mem::take(&mut request.variables);
     let (decision, refusal) = match request.parsed_query() {
         Ok(doc) => rate_limit::check(&state.limiter, &principal, doc, &variables).await,

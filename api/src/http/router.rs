@@ -38,6 +38,8 @@ pub struct AppState {
     pub schema: LeadgraphSchema,
     /// The schema's field types, for finishing responses with errors.
     pub field_types: Arc<crate::graphql::response::FieldTypes>,
+    /// Parsed documents by query text.
+    pub documents: crate::graphql::documents::Documents,
     pub metrics: Arc<Metrics>,
     pub limiter: crate::ratelimit::RateLimiter,
     pub jobs: crate::jobs::Jobs,
