@@ -99,9 +99,7 @@ impl Lead {
         if let Some(team) = loaders.prefetched_team(id) {
             return Ok(Some(Team(team)));
         }
-        Ok(loaders
-            .teams
-            .load_one(id)
+        Ok(Box::pin(loaders.teams.load_one(id))
             .await
             .map_err(load_err)
             .gql(ctx)?
@@ -122,9 +120,7 @@ impl Lead {
             return Ok(None);
         };
         let loaders = ctx.loaders().gql(ctx)?;
-        Ok(loaders
-            .leads
-            .load_one(id)
+        Ok(Box::pin(loaders.leads.load_one(id))
             .await
             .map_err(load_err)
             .gql(ctx)?
@@ -161,7 +157,7 @@ impl Lead {
             .filter(lead_transition::Column::LeadId.eq(self.0.id));
         let sort = Sort::by_id(lead_transition::Column::Id, true);
         let id = connection::id_key(|m: &lead_transition::Model| m.id);
-        connection::paged(
+        Box::pin(connection::paged(
             ctx,
             args,
             &sort,
@@ -169,7 +165,7 @@ impl Lead {
             id,
             LeadTransition,
             CountQuery::Transitions,
-        )
+        ))
         .await
     }
 }
@@ -180,9 +176,7 @@ async fn load_user(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
     if let Some(user) = loaders.prefetched_user(id) {
         return Ok(Some(User(user)));
     }
-    Ok(loaders
-        .users
-        .load_one(id)
+    Ok(Box::pin(loaders.users.load_one(id))
         .await
         .map_err(load_err)
         .gql(ctx)?
