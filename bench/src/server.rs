@@ -217,12 +217,18 @@ impl Database {
         }
     }
 
-    /// The server's `DATABASE_URL`.
+    /// The server's `DATABASE_URL` (and PostGraphile's).
+    ///
+    /// PostgreSQL over loopback without TLS (`sslmode=disable`) for both
+    /// servers: PostGraphile's driver does not use TLS unless told to, while
+    /// ours (sqlx) takes it whenever the server offers it (`prefer`), and
+    /// Debian's PostgreSQL does. Production picks its `sslmode` in
+    /// `DATABASE_URL`.
     pub fn url(&self) -> String {
         match self {
             Database::Sqlite { path } => format!("sqlite://{}?mode=rwc", path.display()),
             Database::Postgres { name } => {
-                format!("postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}")
+                format!("postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}?sslmode=disable")
             }
         }
     }
