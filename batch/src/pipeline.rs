@@ -5,7 +5,8 @@
 //! [`prepare_stream`] runs the whole path over a reader in three stages on
 //! their own threads: parsing (`CsvRecords`), preparing (`prepare_chunk`,
 //! on rayon) and the caller, who consumes [`PreparedChunks`]. Parsing hands
-//! over pieces of at most 1024 rows (a few may wait), preparing hands the
+//! over pieces of at most 1024 rows (a few may wait; more, up to a fixed
+//! cap, while the phone metadata loads at the start), preparing hands the
 //! caller whole chunks (one may wait), so memory stays bounded by a handful
 //! of chunks whatever the file size. This is the code the server's import
 //! job runs (from a blocking thread) and the code `leadgraph-bench batch`
@@ -15,10 +16,11 @@
 //! the row failed. A fatal [`CsvError`] (unreadable header, a mapping that
 //! does not apply, I/O) ends the stream.
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use rayon::prelude::*;
@@ -154,6 +156,16 @@ const PIECE_ROWS: usize = 1024;
 /// Pieces that may wait between parsing and preparing.
 const HANDOFF_PIECES: usize = 4;
 
+/// Input bytes the parsing stage may read ahead (besides
+/// [`HANDOFF_PIECES`]) while the preparing stage loads the phone metadata:
+/// that load takes one core ~0.1 s, in which parsing would otherwise stop
+/// after a few pieces and leave the other core idle. Counted in input bytes
+/// so that wide rows do not multiply the memory: parsed rows take about
+/// four times their input, so ~32 MB, once, at the start (~70,000 rows of
+/// 120 bytes; parsing them takes about half as long as the load, and more
+/// measured no faster).
+const WARM_UP_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Prepared chunks that may wait for the caller (besides the one the
 /// preparing stage is filling).
 const HANDOFF_CHUNKS: usize = 1;
@@ -183,7 +195,8 @@ impl PreparedChunks {
     }
 
     /// Bytes of input parsed so far (BOM included), for progress reports;
-    /// runs ahead of the chunks yielded by a few chunks at most.
+    /// runs ahead of the chunks yielded by a few chunks at most (by up to
+    /// 8 MiB of input more just after the start).
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read.load(Ordering::Relaxed)
     }
@@ -258,9 +271,19 @@ pub fn prepare_stream<R: Read + Send + 'static>(
     let (raw_tx, raw_rx) = sync_channel(HANDOFF_PIECES);
     let (out_tx, out_rx) = sync_channel(HANDOFF_CHUNKS);
     let progress = Arc::clone(&bytes_read);
+    let warming = Arc::new(AtomicBool::new(true));
+    let parse_warming = Arc::clone(&warming);
     let parser = std::thread::Builder::new()
         .name("csv-parse".to_owned())
-        .spawn(move || parse_stage(records, chunk_rows, &progress, &raw_tx))
+        .spawn(move || {
+            let mut handoff = Handoff {
+                tx: raw_tx,
+                backlog: VecDeque::new(),
+                backlog_bytes: 0,
+                warming: parse_warming,
+            };
+            parse_stage(records, chunk_rows, &progress, &mut handoff);
+        })
         .map_err(CsvError::Io)?;
     let stage_mapping = mapping.clone();
     let preparer = std::thread::Builder::new()
@@ -270,6 +293,7 @@ pub fn prepare_stream<R: Read + Send + 'static>(
                 &stage_mapping,
                 default_market.as_deref(),
                 chunk_rows,
+                &warming,
                 &raw_rx,
                 &out_tx,
             );
@@ -284,6 +308,56 @@ pub fn prepare_stream<R: Read + Send + 'static>(
     })
 }
 
+/// The parsing stage's end of the hand-over to the preparing stage.
+struct Handoff {
+    tx: SyncSender<Chunk<Result<SourceRow, RowError>>>,
+    /// Pieces read ahead while the preparing stage warms up, oldest first,
+    /// with the input bytes each was read from.
+    backlog: VecDeque<(Chunk<Result<SourceRow, RowError>>, u64)>,
+    /// Input bytes of the pieces in `backlog`.
+    backlog_bytes: u64,
+    /// The preparing stage is still loading the phone metadata.
+    warming: Arc<AtomicBool>,
+}
+
+impl Handoff {
+    /// Passes `piece` (read from `bytes` of input) on after any backlog, in
+    /// order. Blocks while the channel is full, except during the warm-up,
+    /// when pieces of up to [`WARM_UP_BYTES`] wait in the backlog instead.
+    /// `false` when the receiver is gone.
+    fn send(&mut self, piece: Chunk<Result<SourceRow, RowError>>, bytes: u64) -> bool {
+        self.backlog.push_back((piece, bytes));
+        self.backlog_bytes += bytes;
+        self.flush(false)
+    }
+
+    /// Sends the backlog, blocking until all of it is taken when `all` (or
+    /// when the warm-up is over or the backlog is full). `false` when the
+    /// receiver is gone.
+    fn flush(&mut self, all: bool) -> bool {
+        while let Some((piece, bytes)) = self.backlog.pop_front() {
+            match self.tx.try_send(piece) {
+                Ok(()) => self.backlog_bytes -= bytes,
+                Err(TrySendError::Full(piece)) => {
+                    let wait = all
+                        || self.backlog_bytes > WARM_UP_BYTES
+                        || !self.warming.load(Ordering::Acquire);
+                    if !wait {
+                        self.backlog.push_front((piece, bytes));
+                        return true;
+                    }
+                    self.backlog_bytes -= bytes;
+                    if self.tx.send(piece).is_err() {
+                        return false;
+                    }
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        true
+    }
+}
+
 /// Reads the input in pieces of at most [`PIECE_ROWS`] rows that tile the
 /// caller's chunks (a chunk of `chunk_rows` is read as several pieces, the
 /// last one cut to fit), until the input ends, a fatal error (sent on), or
@@ -292,30 +366,32 @@ fn parse_stage<R: Read>(
     mut records: CsvRecords<R>,
     chunk_rows: usize,
     progress: &AtomicU64,
-    tx: &SyncSender<Chunk<Result<SourceRow, RowError>>>,
+    handoff: &mut Handoff,
 ) {
     let chunk_rows = chunk_rows.max(1);
     let mut left = chunk_rows;
     loop {
+        let start = records.bytes_read();
         let piece = records.next_chunk(left.min(PIECE_ROWS));
         progress.store(records.bytes_read(), Ordering::Relaxed);
         match piece {
-            Ok(rows) if rows.is_empty() => return,
+            Ok(rows) if rows.is_empty() => break,
             Ok(rows) => {
                 left -= rows.len();
                 if left == 0 {
                     left = chunk_rows;
                 }
-                if tx.send(Ok(rows)).is_err() {
+                if !handoff.send(Ok(rows), records.bytes_read() - start) {
                     return;
                 }
             }
             Err(error) => {
-                let _ = tx.send(Err(error));
-                return;
+                handoff.send(Err(error), 0);
+                break;
             }
         }
     }
+    handoff.flush(true);
 }
 
 /// Prepares each piece as it arrives and passes the rows on in chunks of
@@ -326,14 +402,17 @@ fn prepare_stage(
     mapping: &Mapping,
     default_market: Option<&str>,
     chunk_rows: usize,
+    warming: &AtomicBool,
     rx: &Receiver<Chunk<Result<SourceRow, RowError>>>,
     tx: &SyncSender<Chunk<PreparedRow>>,
 ) {
     // The phone metadata loads once per process; loading it here overlaps
-    // it with parsing the first rows instead of stalling the rayon pool.
+    // it with parsing the first rows (the parsing stage reads further ahead
+    // until `warming` clears) instead of stalling the rayon pool.
     if mapping.column_of(Target::Phone).is_some() {
         warm_up_phone();
     }
+    warming.store(false, Ordering::Release);
     let chunk_rows = chunk_rows.max(1);
     let mut chunk = Vec::new();
     for piece in rx {

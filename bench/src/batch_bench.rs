@@ -128,9 +128,10 @@ pub fn measure(file: File, args: &BatchArgs) -> anyhow::Result<BatchCounts> {
     .context("reading the CSV header")?;
     let mut counts = BatchCounts::default();
     for chunk in stream {
-        for row in chunk.context("reading the CSV")? {
+        // By reference: moving each row out of the chunk copies it.
+        for row in &chunk.context("reading the CSV")? {
             counts.rows += 1;
-            match row.outcome {
+            match &row.outcome {
                 Ok(prepared) => {
                     if seen.insert(prepared.lead.email.key.as_str()) {
                         counts.new += 1;

@@ -266,3 +266,77 @@ fn an_io_error_drops_the_rows_of_the_chunk_it_cuts_short() {
         .collect();
     assert_eq!(rows, (1..=2600).collect::<Vec<u64>>());
 }
+
+/// A piece with one row error whose row number tells the pieces apart.
+fn piece(n: u64) -> Chunk<Result<SourceRow, RowError>> {
+    Ok(vec![Err(RowError {
+        row_number: n,
+        line: n,
+        code: RowErrorCode::RowTooLarge,
+        message: String::new(),
+    })])
+}
+
+fn piece_number(piece: &Chunk<Result<SourceRow, RowError>>) -> u64 {
+    match piece {
+        Ok(rows) => match rows.first() {
+            Some(Err(error)) => error.row_number,
+            _ => 0,
+        },
+        Err(_) => 0,
+    }
+}
+
+fn handoff(
+    tx: SyncSender<Chunk<Result<SourceRow, RowError>>>,
+    warming: &Arc<AtomicBool>,
+) -> Handoff {
+    Handoff {
+        tx,
+        backlog: VecDeque::new(),
+        backlog_bytes: 0,
+        warming: Arc::clone(warming),
+    }
+}
+
+#[test]
+fn the_handoff_reads_ahead_during_the_warm_up_only_and_keeps_order() {
+    let (tx, rx) = sync_channel(1);
+    let warming = Arc::new(AtomicBool::new(true));
+    let mut handoff = handoff(tx, &warming);
+    let quarter = WARM_UP_BYTES / 4;
+    // Warming: the first piece fills the channel, the next wait in the
+    // backlog, up to the byte budget, without blocking.
+    for n in 1..=5 {
+        assert!(handoff.send(piece(n), quarter));
+    }
+    assert_eq!(handoff.backlog.len(), 4);
+    assert_eq!(handoff.backlog_bytes, WARM_UP_BYTES);
+    let reader = std::thread::spawn(move || rx.iter().map(|p| piece_number(&p)).collect());
+    // Past the budget, `send` waits for the channel (here, for the reader)
+    // until the backlog is within the budget again.
+    assert!(handoff.send(piece(6), 1));
+    assert!(handoff.backlog_bytes <= WARM_UP_BYTES);
+    let waiting: u64 = handoff.backlog.iter().map(|(_, bytes)| bytes).sum();
+    assert_eq!(waiting, handoff.backlog_bytes);
+    // Warm: every piece is handed over before `send` returns.
+    warming.store(false, Ordering::Release);
+    for n in 7..=9 {
+        assert!(handoff.send(piece(n), quarter));
+        assert!(handoff.backlog.is_empty());
+    }
+    assert!(handoff.send(Err(CsvError::Empty), 0));
+    assert!(handoff.flush(true));
+    drop(handoff);
+    let received: Vec<u64> = reader.join().unwrap();
+    assert_eq!(received, [1, 2, 3, 4, 5, 6, 7, 8, 9, 0]);
+}
+
+#[test]
+fn the_handoff_stops_when_the_receiver_is_gone() {
+    let (tx, rx) = sync_channel(1);
+    let mut handoff = handoff(tx, &Arc::new(AtomicBool::new(true)));
+    assert!(handoff.send(piece(1), 1));
+    drop(rx);
+    assert!(!handoff.send(piece(2), 1));
+}

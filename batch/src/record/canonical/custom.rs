@@ -67,12 +67,14 @@ fn map_errors(map: &Map<String, Value>) -> Vec<FieldError> {
 }
 
 fn check_key(key: &str) -> Option<FieldError> {
+    // A string has at most as many characters as bytes: characters are
+    // counted only for a long key.
     let problem = if key.is_empty() {
         (
             FieldCode::Required,
             "customFields keys must not be empty".to_owned(),
         )
-    } else if key.chars().count() > CUSTOM_KEY_MAX_CHARS {
+    } else if key.len() > CUSTOM_KEY_MAX_CHARS && key.chars().count() > CUSTOM_KEY_MAX_CHARS {
         (
             FieldCode::TooLong,
             format!("customFields keys must be at most {CUSTOM_KEY_MAX_CHARS} characters"),

@@ -93,18 +93,21 @@ pub fn email(raw: &str) -> Result<Email, FieldError> {
         .with_required_tld()
         .without_domain_literal()
         .without_display_text();
-    let valid = ascii_syntax_ok(display)
-        .unwrap_or_else(|| EmailAddress::parse_with_options(display, options).is_ok());
-    let key = valid
-        .then(|| canonical_key(display))
-        .flatten()
-        .ok_or_else(|| {
-            FieldError::new(
-                field::EMAIL,
-                FieldCode::InvalidFormat,
-                "email is not a valid address",
-            )
-        })?;
+    let key = match ascii_syntax(display) {
+        // Plain ASCII: the verdict and the `@` come from one pass.
+        Some(at) => at.and_then(|at| ascii_canonical_key_at(display, at)),
+        None => EmailAddress::parse_with_options(display, options)
+            .is_ok()
+            .then(|| canonical_key(display))
+            .flatten(),
+    };
+    let key = key.ok_or_else(|| {
+        FieldError::new(
+            field::EMAIL,
+            FieldCode::InvalidFormat,
+            "email is not a valid address",
+        )
+    })?;
     Ok(Email {
         display: display.to_owned(),
         key: CanonicalEmail(key),
@@ -113,57 +116,80 @@ pub fn email(raw: &str) -> Result<Email, FieldError> {
 
 /// `email_address`'s verdict with our options (TLD required, no domain
 /// literal, no display text), computed without its allocation for plain
-/// ASCII addresses; `None` (ask `email_address`) for anything else: non-ASCII,
+/// ASCII addresses: `Some(Some(at))` valid with its `@` at `at`,
+/// `Some(None)` invalid; `None` (ask `email_address`) for anything else: non-ASCII,
 /// a quoted local part, or a possible display name (`" <"`). Mirrors
 /// `email_address` 0.2's `parse_address` for those inputs; the tests compare
-/// both on generated addresses. One pass over the bytes, then one over each
-/// part (see `ascii_syntax_ok_by_parts` in the tests for the same rules
-/// written with `split`).
-fn ascii_syntax_ok(address: &str) -> Option<bool> {
+/// both on generated addresses, and this with the same rules written with
+/// `split` (`ascii_syntax_ok_by_parts` in the tests).
+///
+/// One pass over the bytes with a table of `atext`: each `.` or `@` closes an
+/// atom (checked as it closes), and the pass always runs to the end so that
+/// a reason to return `None` anywhere wins over a broken rule before it.
+fn ascii_syntax(address: &str) -> Option<Option<usize>> {
     let bytes = address.as_bytes();
+    let mut ok = true;
+    // Where the `@` is, once seen; a second one breaks the local part.
     let mut at = None;
+    let mut atom_start = 0;
+    let mut domain_labels = 0;
     let mut previous = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if !b.is_ascii() || b == b'"' || (b == b'<' && previous == b' ') {
-            return None;
-        }
-        if b == b'@' {
-            at = Some(i);
+        if !ATEXT[usize::from(b)] {
+            match b {
+                b'.' | b'@' => {
+                    let atom = &bytes[atom_start..i];
+                    if at.is_some() {
+                        ok &= domain_label_ok(atom);
+                        domain_labels += 1;
+                    } else {
+                        ok &= !atom.is_empty();
+                    }
+                    if b == b'@' {
+                        // The local part is everything before the `@`.
+                        ok &= at.is_none() && i <= 64;
+                        at = Some(i);
+                    }
+                    atom_start = i + 1;
+                }
+                b'"' => return None,
+                b'<' if previous == b' ' => return None,
+                _ if !b.is_ascii() => return None,
+                _ => ok = false,
+            }
         }
         previous = b;
     }
     let Some(at) = at else {
-        return Some(false);
+        return Some(None);
     };
-    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
-    let local_ok = local.len() <= 64 && dot_atoms(local, |_| true).is_some();
-    let domain_ok = domain.len() <= 254
-        && !(domain.starts_with(b"[") && domain.ends_with(b"]"))
-        && dot_atoms(domain, |label| {
-            label.len() <= 63
-                && label.first().is_some_and(u8::is_ascii_alphanumeric)
-                && label.last().is_some_and(u8::is_ascii_alphanumeric)
-        })
-        .is_some_and(|labels| labels >= 2);
-    Some(local_ok && domain_ok)
+    // The last atom is the domain's last label.
+    ok &= domain_label_ok(&bytes[atom_start..]);
+    domain_labels += 1;
+    Some((ok && domain_labels >= 2 && bytes.len() - at - 1 <= 254).then_some(at))
 }
 
-/// The number of atoms in `part` when it is one or more atoms joined by
-/// single dots (so not empty, no dot at either end, no `..`) and
-/// `label_ok` holds for each atom; `None` otherwise.
-fn dot_atoms(part: &[u8], mut label_ok: impl FnMut(&[u8]) -> bool) -> Option<usize> {
-    let mut labels = 0;
-    for label in part.split(|b| *b == b'.') {
-        if label.is_empty() || !label.iter().all(|b| is_atext(*b)) || !label_ok(label) {
-            return None;
-        }
-        labels += 1;
-    }
-    Some(labels)
+/// A domain label (its bytes already known to be `atext`): 1 to 63 bytes,
+/// starting and ending with a letter or digit.
+fn domain_label_ok(label: &[u8]) -> bool {
+    label.len() <= 63
+        && label.first().is_some_and(u8::is_ascii_alphanumeric)
+        && label.last().is_some_and(u8::is_ascii_alphanumeric)
 }
+
+/// [`is_atext`] per byte, for one table lookup in the hot loop.
+static ATEXT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_atext(b as u8);
+        b += 1;
+    }
+    table
+};
 
 /// RFC 5322 `atext` (ASCII): letters, digits and ``!#$%&'*+-/=?^_`{|}~``.
-fn is_atext(b: u8) -> bool {
+const fn is_atext(b: u8) -> bool {
     matches!(
         b,
         b'a'..=b'z'
@@ -204,7 +230,12 @@ fn canonical_key(address: &str) -> Option<String> {
 /// can be found in the input rather than in a lowercased copy. The tests
 /// compare it with the general rules on generated addresses.
 fn ascii_canonical_key(address: &str) -> Option<String> {
-    let (local, domain) = address.rsplit_once('@')?;
+    ascii_canonical_key_at(address, address.rfind('@')?)
+}
+
+/// [`ascii_canonical_key`] with the position of the last `@` known.
+fn ascii_canonical_key_at(address: &str, at: usize) -> Option<String> {
+    let (local, domain) = (address.get(..at)?, address.get(at + 1..)?);
     let gmail = GMAIL_DOMAINS
         .iter()
         .any(|gmail| domain.eq_ignore_ascii_case(gmail));
@@ -309,6 +340,11 @@ mod tests {
         assert!(!err.message.contains("secret"));
     }
 
+    /// The verdict of [`ascii_syntax`] alone.
+    fn ascii_syntax_ok(address: &str) -> Option<bool> {
+        ascii_syntax(address).map(|at| at.is_some())
+    }
+
     /// `ascii_syntax_ok` as it was written before its one-pass form: the
     /// same rules with `split`, the reference for the fast version.
     fn ascii_syntax_ok_by_parts(address: &str) -> Option<bool> {
@@ -366,6 +402,10 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(ascii_syntax_ok(&raw), ascii_syntax_ok_by_parts(&raw), "{:?}", &raw);
             proptest::prop_assert_eq!(canonical_key(&raw), reference_key(&raw), "{:?}", &raw);
+            if let Some(Some(at)) = ascii_syntax(&raw) {
+                proptest::prop_assert_eq!(Some(at), raw.rfind('@'), "{:?}", &raw);
+                proptest::prop_assert_eq!(ascii_canonical_key_at(&raw, at), reference_key(&raw), "{:?}", &raw);
+            }
         }
     }
 
@@ -374,6 +414,7 @@ mod tests {
         for b in 0..=u8::MAX {
             let expected = b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
             assert_eq!(is_atext(b), expected, "{b:#x}");
+            assert_eq!(ATEXT[usize::from(b)], expected, "{b:#x}");
         }
     }
 
@@ -423,6 +464,10 @@ mod tests {
             let raw = raw.as_str();
             assert_eq!(ascii_syntax_ok(raw), ascii_syntax_ok_by_parts(raw), "{raw}");
             assert_eq!(canonical_key(raw), reference_key(raw), "{raw}");
+            if let Some(Some(at)) = ascii_syntax(raw) {
+                assert_eq!(Some(at), raw.rfind('@'), "{raw}");
+                assert_eq!(ascii_canonical_key_at(raw, at), reference_key(raw), "{raw}");
+            }
         }
     }
 

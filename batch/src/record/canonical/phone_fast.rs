@@ -10,7 +10,9 @@
 //! This module mirrors `phonenumber` 0.3.10's algorithm step by step
 //! (`parser/mod.rs`, `parser/helper.rs`, `parser/rfc3966.rs`,
 //! `validator.rs`), quirks included, over the same metadata, with the same
-//! patterns compiled once by the same `regex` crate and the same options.
+//! patterns compiled once by the same `regex` crate and the same options
+//! (the "does it match at the start" questions of validation go to a dense
+//! DFA of the same pattern, built with `regex-automata`, `regex`'s engine).
 //! It only takes *plain* input: ASCII digits, space, `-`, `.`, `(`, `)` and
 //! at most one `+`, first. Anything else (letters, extensions, `tel:` URIs,
 //! Unicode digits or punctuation) is [`Fast::Unsupported`] and goes to
@@ -19,9 +21,13 @@
 
 use std::sync::{LazyLock, OnceLock};
 
+use arrayvec::ArrayString;
 use phonenumber::country;
 use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
 use regex::{Regex, RegexBuilder};
+use regex_automata::dfa::{Automaton as _, StartKind, dense};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
 
 /// The fast path's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,48 +76,44 @@ enum Source {
     Default,
 }
 
-/// Digits of a number, on the stack.
+/// Digits of a number, on the stack. An `ArrayString`, so reading them as
+/// text (several times per number) is free rather than a UTF-8 check.
 #[derive(Clone, Copy)]
 struct Digits {
-    buf: [u8; 64],
-    len: usize,
+    text: ArrayString<64>,
 }
 
 impl Digits {
     fn of(text: &str) -> Self {
-        let mut digits = Self {
-            buf: [0; 64],
-            len: 0,
-        };
+        let mut digits = ArrayString::new();
         for b in text.bytes().filter(u8::is_ascii_digit) {
             // Input is at most 64 bytes (checked by the caller).
-            if let Some(slot) = digits.buf.get_mut(digits.len) {
-                *slot = b;
-                digits.len += 1;
-            }
+            let _ = digits.try_push(char::from(b));
         }
-        digits
+        Self { text: digits }
     }
 
     fn as_str(&self) -> &str {
-        // Only ASCII digits are ever stored.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        &self.text
+    }
+
+    fn len(&self) -> usize {
+        self.text.len()
     }
 
     /// Drops the first `n` digits.
     fn trim(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.buf.copy_within(n..self.len, 0);
-        self.len -= n;
+        let mut rest = ArrayString::new();
+        // Always fits: it is no longer than `self`.
+        let _ = rest.try_push_str(self.text.get(n..).unwrap_or_default());
+        self.text = rest;
     }
 
     fn set(&mut self, text: &str) -> Result<(), Step> {
-        let bytes = text.as_bytes();
-        if bytes.len() > self.buf.len() || !bytes.iter().all(u8::is_ascii_digit) {
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Unsupported);
         }
-        self.buf[..bytes.len()].copy_from_slice(bytes);
-        self.len = bytes.len();
+        self.text = ArrayString::from(text).map_err(|_| Unsupported)?;
         Ok(())
     }
 }
@@ -172,7 +174,7 @@ fn parse(region: Option<country::Id>, input: &str) -> Result<Fast, Step> {
 
     match source {
         Source::Plus | Source::Idd => {
-            if national.len <= MIN_NSN {
+            if national.len() <= MIN_NSN {
                 return Err(Invalid);
             }
             match prefix {
@@ -203,11 +205,11 @@ fn parse(region: Option<country::Id>, input: &str) -> Result<Fast, Step> {
         Source::Default => {
             let entry = region_meta.ok_or(Invalid)?;
             let code = entry.meta.country_code();
-            let mut buf = [0; 5];
-            let code_text = decimal(code, &mut buf);
+            let code_text = decimal(code);
+            let code_text = code_text.as_str();
             if national.as_str().starts_with(code_text)
                 && (!entry.general.is_match(national.as_str())?
-                    || !entry.length(national.len).is_possible())
+                    || !entry.length(national.len()).is_possible())
             {
                 national.trim(code_text.len());
             }
@@ -232,20 +234,27 @@ fn parse(region: Option<country::Id>, input: &str) -> Result<Fast, Step> {
         {
             potential.trim(np.len());
         }
-        if entry.length(potential.len) != Length::TooShort {
+        if entry.length(potential.len()) != Length::TooShort {
             national = potential;
         }
     }
-    if national.len < MIN_NSN || national.len > MAX_NSN {
+    if national.len() < MIN_NSN || national.len() > MAX_NSN {
         return Err(Invalid);
     }
     // `NationalNumber::from_str`: leading zeros kept apart, the rest must
     // parse and fit in 56 bits.
     let text = national.as_str();
     let rest = text.trim_start_matches('0');
-    let value: u64 = rest.parse().map_err(|_| Invalid)?;
-    if value >= 1 << 56 {
+    if rest.is_empty() {
         return Err(Invalid);
+    }
+    // `rest` is at most 17 ASCII digits; 16 are always below 2^56, so only
+    // 17 can fail (the parse itself cannot).
+    if rest.len() > 16 {
+        let value: u64 = rest.parse().map_err(|_| Invalid)?;
+        if value >= 1 << 56 {
+            return Err(Invalid);
+        }
     }
 
     // `validator::is_valid_with`.
@@ -253,8 +262,8 @@ fn parse(region: Option<country::Id>, input: &str) -> Result<Fast, Step> {
     if !valid {
         return Ok(Fast::Invalid);
     }
-    let mut buf = [0; 5];
-    let code_text = decimal(code, &mut buf);
+    let code_text = decimal(code);
+    let code_text = code_text.as_str();
     let mut e164 = String::with_capacity(1 + code_text.len() + text.len());
     e164.push('+');
     e164.push_str(code_text);
@@ -262,19 +271,26 @@ fn parse(region: Option<country::Id>, input: &str) -> Result<Fast, Step> {
     Ok(Fast::Valid(e164))
 }
 
-/// `code` in decimal, written into `buf`.
-fn decimal(code: u16, buf: &mut [u8; 5]) -> &str {
+/// `code` in decimal.
+fn decimal(code: u16) -> ArrayString<5> {
+    // Digits from the last, by constant divisions (multiplications).
+    let mut digits = [0; 5];
     let mut n = code;
-    let mut at = buf.len();
+    let mut at = digits.len();
     loop {
         at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
+        digits[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+    let mut text = ArrayString::new();
+    for &digit in &digits[at..] {
+        // A `u16` has at most 5 digits: always fits.
+        let _ = text.try_push(char::from(digit));
+    }
+    text
 }
 
 /// The top-level parser choice: RFC 3966 first, then natural text. Returns
@@ -436,7 +452,7 @@ struct Pattern {
     /// The pattern is a plain run of ASCII digits (such as the `011` and
     /// `00` dialling prefixes): it matches exactly that text.
     literal: bool,
-    regex: OnceLock<Option<Regex>>,
+    regex: OnceLock<Option<Compiled>>,
 }
 
 impl Pattern {
@@ -473,6 +489,15 @@ impl Pattern {
     }
 
     fn get(&self) -> Result<&Regex, Step> {
+        Ok(&self.compiled()?.regex)
+    }
+
+    /// `get()?.is_match(text)`, answered by the DFA when there is one.
+    fn is_match(&self, text: &str) -> Result<bool, Step> {
+        Ok(self.compiled()?.is_match(text))
+    }
+
+    fn compiled(&self) -> Result<&Compiled, Step> {
         self.regex
             .get_or_init(|| compile(&[self.source], self.anchored))
             .as_ref()
@@ -480,8 +505,59 @@ impl Pattern {
     }
 }
 
-/// Compiles `alternatives` as one pattern, optionally anchored at the start.
-fn compile(alternatives: &[&str], anchored: bool) -> Option<Regex> {
+/// A compiled pattern: the `Regex`, and for a pattern anchored at the start
+/// the same pattern as a dense DFA, built ahead (within size limits), for
+/// `is_match`. Validating a number asks two or three such questions of
+/// short digit strings; the `Regex` spends most of its time per search on
+/// its set-up (a lazy DFA's cache from a pool), the dense DFA only walks
+/// the digits. Both implement the same regex semantics from the same
+/// pattern text and syntax options; the tests compare them on the metadata.
+struct Compiled {
+    regex: Regex,
+    dfa: Option<dense::DFA<Vec<u32>>>,
+}
+
+impl Compiled {
+    fn is_match(&self, text: &str) -> bool {
+        if let Some(dfa) = &self.dfa {
+            // The DFA is built for anchored searches only, as the pattern
+            // (`^(?:…)`) is; it has no quit bytes, so it cannot fail, but
+            // the `Regex` answers if it ever does.
+            let input = Input::new(text).anchored(Anchored::Yes).earliest(true);
+            if let Ok(found) = dfa.try_search_fwd(&input) {
+                return found.is_some();
+            }
+        }
+        self.regex.is_match(text)
+    }
+}
+
+/// Largest dense DFA built for a pattern; a larger one is left to the
+/// `Regex`. The patterns the fast path uses build to a few KB to ~100 KB.
+const DFA_BYTES_MAX: usize = 1 << 20;
+
+/// The dense DFA of `source` (which starts with `^`) with the syntax the
+/// `Regex` was built with, or `None` past the size limit.
+fn build_dfa(source: &str, unicode: bool) -> Option<dense::DFA<Vec<u32>>> {
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .start_kind(StartKind::Anchored)
+                .dfa_size_limit(Some(DFA_BYTES_MAX))
+                .determinize_size_limit(Some(DFA_BYTES_MAX)),
+        )
+        .syntax(
+            syntax::Config::new()
+                .unicode(unicode)
+                .ignore_whitespace(true),
+        )
+        .build(source)
+        .ok()
+}
+
+/// Compiles `alternatives` as one pattern, optionally anchored at the start
+/// (and then as a DFA too).
+fn compile(alternatives: &[&str], anchored: bool) -> Option<Compiled> {
     let source = match (alternatives, anchored) {
         ([only], false) => (*only).to_owned(),
         // Line breaks end any `#` comment (whitespace mode) inside a pattern.
@@ -509,8 +585,15 @@ fn compile(alternatives: &[&str], anchored: bool) -> Option<Regex> {
             .dfa_size_limit(2 * (1 << 20))
             .build()
             .ok()
+            .map(|regex| (regex, unicode))
     };
-    build(false).or_else(|| build(true))
+    let (regex, unicode) = build(false).or_else(|| build(true))?;
+    let dfa = if anchored {
+        build_dfa(&source, unicode)
+    } else {
+        None
+    };
+    Some(Compiled { regex, dfa })
 }
 
 /// A descriptor: its national number pattern and possible lengths.
@@ -535,7 +618,7 @@ impl Desc {
     /// `Descriptor::is_match`: a possible length, and a match starting at 0
     /// (`find(..).start() == 0` is the same as an anchored match existing).
     fn is_match(&self, value: &str) -> Result<bool, Step> {
-        Ok(self.has_length(value.len()) && self.pattern.get()?.is_match(value))
+        Ok(self.has_length(value.len()) && self.pattern.is_match(value)?)
     }
 }
 
@@ -554,7 +637,7 @@ struct Entry {
     types: Vec<Desc>,
     /// Per national number length, the `types` possible at that length as
     /// one anchored alternation (`None`: none are).
-    any_type: [OnceLock<Option<Regex>>; MAX_NSN + 1],
+    any_type: [OnceLock<Option<Compiled>>; MAX_NSN + 1],
     leading: Option<Pattern>,
     idd: Option<Pattern>,
     parsing: Option<Pattern>,
@@ -622,7 +705,8 @@ impl Entry {
             }
             if sources.is_empty() {
                 // Matches nothing: no type has this length.
-                return RegexBuilder::new(r"[^\s\S]").build().ok();
+                let regex = RegexBuilder::new(r"[^\s\S]").build().ok()?;
+                return Some(Compiled { regex, dfa: None });
             }
             compile(&sources, true)
         });
@@ -658,7 +742,7 @@ impl Entry {
             return Err(Unsupported);
         }
         Ok(match &self.leading {
-            Some(leading) => leading.get()?.is_match(national).then_some(false),
+            Some(leading) => leading.is_match(national)?.then_some(false),
             None => self.has_type(national)?.then_some(true),
         })
     }

@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 
-use super::{Fast, e164};
+use super::{Digits, Fast, decimal, e164};
 use crate::record::canonical::phone::slow_e164;
 
 const REGIONS: [Option<&str>; 16] = [
@@ -295,6 +295,131 @@ fn ascii_and_unicode_builds_agree_on_digits() {
                     "{source:?} on {digits}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn decimal_writes_every_code_as_display_does() {
+    for code in (0..=1_000u16).chain([9_999, 10_000, 12_345, u16::MAX]) {
+        assert_eq!(decimal(code).as_str(), code.to_string());
+    }
+}
+
+#[test]
+fn digits_keep_only_ascii_digits_and_trim_like_slicing() {
+    let digits = Digits::of("+1 (415) 555-0123");
+    assert_eq!(digits.as_str(), "14155550123");
+    assert_eq!(digits.len(), 11);
+    for n in 0..=12 {
+        let mut trimmed = digits;
+        trimmed.trim(n);
+        assert_eq!(trimmed.as_str(), digits.as_str().get(n..).unwrap_or(""));
+    }
+    let many = "9".repeat(80);
+    assert_eq!(Digits::of(&many).as_str(), &many[..64]);
+    let mut set = digits;
+    assert!(set.set("0044").is_ok());
+    assert_eq!(set.as_str(), "0044");
+    assert!(set.set("12a").is_err());
+    assert!(set.set(&many).is_err());
+}
+
+/// The dense DFAs answer `is_match` exactly as the `Regex` of the same
+/// pattern does, on every region's example numbers, their prefixes,
+/// one-digit changes of them and random digits; and most anchored patterns
+/// do get a DFA.
+#[test]
+fn dfas_agree_with_their_regexes() {
+    let table = &*super::TABLE;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let (mut with_dfa, mut without) = (0, 0);
+    for entry in table.by_code.iter().flatten() {
+        let d = entry.meta.descriptors();
+        let examples: Vec<&str> = [
+            Some(d.general()),
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.voip(),
+            d.personal_number(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|desc| desc.example())
+        .collect();
+        let mut haystacks = vec![String::new()];
+        for example in &examples {
+            for end in 1..=example.len() {
+                haystacks.push(example[..end].to_owned());
+            }
+            for at in 0..example.len() {
+                let mut changed = example.as_bytes().to_vec();
+                changed[at] = b'0' + ((changed[at] - b'0' + 1) % 10);
+                haystacks.push(String::from_utf8(changed).unwrap());
+            }
+        }
+        for _ in 0..30 {
+            let mut digits = String::new();
+            let len = 1 + rng.below(17);
+            rng.digits(len, &mut digits);
+            haystacks.push(digits);
+        }
+        let type_sources: Vec<&str> = entry.types.iter().map(|t| t.pattern.source).collect();
+        let combined = super::compile(&type_sources, true);
+        let patterns = [Some(&entry.general.pattern)]
+            .into_iter()
+            .chain(entry.types.iter().map(|desc| Some(&desc.pattern)))
+            .chain([entry.leading.as_ref()])
+            .flatten()
+            .filter_map(|pattern| pattern.compiled().ok())
+            .chain(combined.as_ref());
+        for compiled in patterns {
+            if compiled.dfa.is_none() {
+                without += 1;
+                continue;
+            }
+            with_dfa += 1;
+            for haystack in &haystacks {
+                assert_eq!(
+                    compiled.is_match(haystack),
+                    compiled.regex.is_match(haystack),
+                    "{}: {:?} on {haystack:?}",
+                    entry.id,
+                    compiled.regex.as_str()
+                );
+            }
+        }
+    }
+    assert!(
+        with_dfa > 10 * without,
+        "{with_dfa} with a DFA, {without} without"
+    );
+}
+
+/// National numbers at the 56-bit limit of `NationalNumber`: all zeros,
+/// 16 digits (always below 2^56) and 17 digits on both sides of it.
+#[test]
+fn fast_path_agrees_at_the_national_number_limits() {
+    let nationals = [
+        "00000000000000000",
+        "0000000000000001",
+        "9999999999999999",
+        "72057594037927935",
+        "72057594037927936",
+        "99999999999999999",
+        "07205759403792793",
+    ];
+    for national in nationals {
+        for code in ["1", "44", "800", "979"] {
+            agrees(None, &format!("+{code} {national}"));
+            agrees(Some("US"), national);
+            agrees(Some("GB"), &format!("0{national}"));
         }
     }
 }
