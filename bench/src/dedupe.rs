@@ -42,6 +42,12 @@ pub struct DedupeArgs {
     /// Append the results to this file too.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Copy the server's log here when done (for its timing lines).
+    #[arg(long)]
+    pub server_log: Option<PathBuf>,
+    /// Keep the PostgreSQL database when done (for profiling; drop it by hand).
+    #[arg(long)]
+    pub keep_db: bool,
     /// `mapping` of the import (see `leadgraph-bench import --help`).
     #[arg(long, default_value = DEFAULT_MAPPING)]
     pub mapping: String,
@@ -106,8 +112,17 @@ pub fn run(args: &DedupeArgs) -> anyhow::Result<()> {
     if let Some(out) = &args.out {
         append_result(out, report.trim_end())?;
     }
+    if let Some(to) = &args.server_log {
+        std::fs::copy(&server.log, to)
+            .with_context(|| format!("copying the server log to {}", to.display()))?;
+    }
     drop(server);
-    drop(db);
+    if args.keep_db {
+        eprintln!("kept the database: {}", db.url());
+        std::mem::forget(db);
+    } else {
+        drop(db);
+    }
     Ok(())
 }
 

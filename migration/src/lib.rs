@@ -11,6 +11,7 @@ mod m20261123_000003_webhooks;
 mod m20261123_000004_idempotency;
 mod m20261123_000005_jobs;
 mod m20261123_000006_lead_filter_index;
+mod m20261124_000007_live_lead_indexes;
 
 mod util;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_idempotency::Migration),
             Box::new(m20261123_000005_jobs::Migration),
             Box::new(m20261123_000006_lead_filter_index::Migration),
+            Box::new(m20261124_000007_live_lead_indexes::Migration),
         ]
     }
 }

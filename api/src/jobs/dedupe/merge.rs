@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use batch::dedupe::{MatchReason, blocking_keys};
 use chrono::{DateTime, Utc};
 use entity::lead;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{DatabaseTransaction, DbBackend};
 
 use super::{Run, domain_err, scan::record};
 use crate::{
@@ -42,72 +42,160 @@ const LEADS_PER_TXN: usize = 10_000;
 const LOCK_CHUNK: usize = 1_000;
 
 /// Phase 2: merges the stored clusters from `counts.processed` on.
+///
+/// Each transaction is worked in two steps: [`prepare`] reads and locks its
+/// clusters' members and plans the merges; [`finish`] writes them, takes
+/// the lease with the progress committed so far and commits the new
+/// progress. On PostgreSQL the next transaction is prepared (on another
+/// connection) while the previous one finishes, so reading and planning
+/// (about two fifths of a transaction's time at a million leads) overlap
+/// writing. Their leads are distinct (a lead is in one cluster), and the
+/// writes happen in one `finish` at a time, in order: audit and event ids
+/// follow the merges' order, and a transaction commits after the one before
+/// it. SQLite has one writer, so there each transaction is prepared after
+/// the previous one committed.
 pub(super) async fn merge_all(
     ctx: &JobContext,
     run: &Run,
     lease: &Lease,
     counts: &mut RunCounts,
 ) -> Result<(), JobError> {
+    let overlap = ctx.db.get_database_backend() == DbBackend::Postgres;
     let mut summary: DedupeSummary = serde_json::from_str(&counts.summary).unwrap_or_default();
+    let mut waiting: Option<Prepared> = None;
     let mut after: Option<i64> = None;
     loop {
         if ctx.stopping() {
+            if let Some(done) = waiting.take() {
+                finish(run, lease, counts, &mut summary, done).await?;
+            }
             return Err(JobError::Stopped);
         }
+        // Where a run without a cluster id to continue after resumes.
         let skip = u64::try_from(counts.processed).unwrap_or(0);
-        let rows = store::dedupe::clusters_from(&ctx.db, run.id, after, skip, CLUSTERS_PER_TXN)
-            .await
-            .map_err(domain_err)?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // As many clusters as fit, at least one.
-        let mut batch: Vec<(i64, StoredCluster)> = Vec::new();
-        let mut leads = 0;
-        for row in &rows {
-            if leads >= LEADS_PER_TXN {
-                break;
-            }
-            let cluster = StoredCluster::parse(row);
-            leads += cluster.member_ids.len();
-            batch.push((row.id, cluster));
-        }
-        let txn = store::begin_write(&ctx.db).await?;
-        lease.hold(&txn, counts.processed).await?;
-        // Every member of the batch, read again and locked in one go.
-        let ids = batch.iter().flat_map(|(_, c)| c.member_ids.iter().copied());
-        let mut current = lock_leads(&txn, &run.principal, ids.collect()).await?;
-        let assignees = current.values().filter_map(|m| m.assigned_to_id);
-        let active = store::users::active_ids(&txn, run.principal.tenant_id, assignees).await?;
-        let now = clock::now();
-        let mut next = counts.clone();
-        let mut next_summary = summary;
-        let mut merges = Vec::new();
-        let mut last = None;
-        for (id, cluster) in &batch {
-            match plan_cluster(&mut current, cluster, &active, now) {
-                Some(merge) => {
-                    next.merged += 1;
-                    next_summary.merged_leads += i64::try_from(merge.merged.len()).unwrap_or(0);
-                    merges.push(merge);
+        let next = if overlap {
+            let previous = async {
+                match waiting.take() {
+                    Some(done) => finish(run, lease, counts, &mut summary, done).await,
+                    None => Ok(()),
                 }
-                None => next.skipped += 1,
+            };
+            // A failed previous transaction drops (rolls back) the next one.
+            let (next, previous) = tokio::join!(prepare(ctx, run, after, skip), previous);
+            previous?;
+            next?
+        } else {
+            if let Some(done) = waiting.take() {
+                finish(run, lease, counts, &mut summary, done).await?;
             }
-            next.processed += 1;
-            last = Some(*id);
+            prepare(ctx, run, after, skip).await?
+        };
+        match next {
+            Some(prepared) => {
+                after = Some(prepared.last);
+                waiting = Some(prepared);
+            }
+            None => return Ok(()),
         }
-        write_merges(&txn, &run.principal, &merges)
-            .await
-            .map_err(domain_err)?;
-        next.summary = next_summary.to_json();
-        store::dedupe::save_counts(&txn, run.id, &next)
-            .await
-            .map_err(domain_err)?;
-        txn.commit().await?;
-        *counts = next;
-        summary = next_summary;
-        after = last;
     }
+}
+
+/// One transaction's merges, planned from its locked leads, waiting for
+/// [`finish`].
+struct Prepared {
+    txn: DatabaseTransaction,
+    merges: Vec<Merge>,
+    /// Clusters taken (merged or skipped).
+    processed: i64,
+    /// Clusters merged.
+    merged: i64,
+    /// Duplicates merged.
+    merged_leads: i64,
+    /// The last cluster taken.
+    last: i64,
+}
+
+/// Opens the next transaction: takes the clusters after `after` (or, at
+/// the start, after the first `skip`) up to [`LEADS_PER_TXN`] leads, reads
+/// and locks their members and plans each cluster. `None` when no cluster
+/// is left.
+async fn prepare(
+    ctx: &JobContext,
+    run: &Run,
+    after: Option<i64>,
+    skip: u64,
+) -> Result<Option<Prepared>, JobError> {
+    let rows = store::dedupe::clusters_from(&ctx.db, run.id, after, skip, CLUSTERS_PER_TXN)
+        .await
+        .map_err(domain_err)?;
+    // As many clusters as fit, at least one.
+    let mut batch: Vec<StoredCluster> = Vec::new();
+    let mut leads = 0;
+    let mut last = None;
+    for row in &rows {
+        if leads >= LEADS_PER_TXN {
+            break;
+        }
+        let cluster = StoredCluster::parse(row);
+        leads += cluster.member_ids.len();
+        batch.push(cluster);
+        last = Some(row.id);
+    }
+    let Some(last) = last else {
+        return Ok(None);
+    };
+    let txn = store::begin_write(&ctx.db).await?;
+    // Every member of the batch, read again and locked in one go.
+    let ids = batch.iter().flat_map(|c| c.member_ids.iter().copied());
+    let mut current = lock_leads(&txn, &run.principal, ids.collect()).await?;
+    let assignees = current.values().filter_map(|m| m.assigned_to_id);
+    let active = store::users::active_ids(&txn, run.principal.tenant_id, assignees).await?;
+    let now = clock::now();
+    let mut merges = Vec::new();
+    for cluster in &batch {
+        if let Some(merge) = plan_cluster(&mut current, cluster, &active, now) {
+            merges.push(merge);
+        }
+    }
+    let merged_leads = merges.iter().map(|m| m.merged.len()).sum::<usize>();
+    Ok(Some(Prepared {
+        txn,
+        processed: i64::try_from(batch.len()).unwrap_or(i64::MAX),
+        merged: i64::try_from(merges.len()).unwrap_or(i64::MAX),
+        merged_leads: i64::try_from(merged_leads).unwrap_or(i64::MAX),
+        merges,
+        last,
+    }))
+}
+
+/// Completes a prepared transaction: writes its merges, takes the lease
+/// with the progress committed so far and commits the new progress.
+async fn finish(
+    run: &Run,
+    lease: &Lease,
+    counts: &mut RunCounts,
+    summary: &mut DedupeSummary,
+    prepared: Prepared,
+) -> Result<(), JobError> {
+    let Prepared { txn, merges, .. } = &prepared;
+    write_merges(txn, &run.principal, merges)
+        .await
+        .map_err(domain_err)?;
+    lease.hold(txn, counts.processed).await?;
+    let mut next = counts.clone();
+    let mut next_summary = *summary;
+    next.processed += prepared.processed;
+    next.merged += prepared.merged;
+    next.skipped += prepared.processed - prepared.merged;
+    next_summary.merged_leads += prepared.merged_leads;
+    next.summary = next_summary.to_json();
+    store::dedupe::save_counts(txn, run.id, &next)
+        .await
+        .map_err(domain_err)?;
+    prepared.txn.commit().await?;
+    *counts = next;
+    *summary = next_summary;
+    Ok(())
 }
 
 /// The live leads in scope among `ids`, locked for update (PostgreSQL), by id.
