@@ -9,10 +9,10 @@
 use async_graphql::{Request, parser::types::ExecutableDocument};
 use moka::sync::Cache;
 
-/// Documents kept (least recently used go first).
-const CAPACITY: u64 = 1_000;
-/// Longer texts are parsed every time, so the cache stays small (at most
-/// `CAPACITY` × this, plus the documents).
+/// Bytes of query text kept (least recently used go first): a document
+/// weighs its text's length, and a parsed document grows with its text.
+const CAPACITY: u64 = 2 * 1024 * 1024;
+/// Longer texts are parsed every time.
 const MAX_TEXT: usize = 16 * 1024;
 
 /// The cache of parsed documents. Cheap to clone (shared).
@@ -24,7 +24,10 @@ pub struct Documents {
 impl Default for Documents {
     fn default() -> Self {
         Self {
-            parsed: Cache::new(CAPACITY),
+            parsed: Cache::builder()
+                .max_capacity(CAPACITY)
+                .weigher(|text: &String, _| u32::try_from(text.len()).unwrap_or(u32::MAX))
+                .build(),
         }
     }
 }
@@ -67,6 +70,7 @@ mod tests {
         );
         documents.parsed.run_pending_tasks();
         assert_eq!(documents.parsed.entry_count(), 1);
+        assert_eq!(documents.parsed.weighted_size(), text.len() as u64);
     }
 
     #[test]
