@@ -42,7 +42,7 @@ pub struct DedupeArgs {
     /// Append the results to this file too.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Copy the server's log here when done (for its timing lines).
+    /// Copy the server's log here when done.
     #[arg(long)]
     pub server_log: Option<PathBuf>,
     /// Keep the PostgreSQL database when done (for profiling; drop it by hand).
