@@ -3,9 +3,9 @@
 //! Ids are 16 characters for any realistic row id (17 past ~10^15). Decoding checks
 //! that the id re-encodes to itself, so each row has exactly one valid spelling.
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use anyhow::Context;
 use sqids::Sqids;
 
@@ -184,12 +184,14 @@ fn push_digits(id: &mut String, mut num: u64, alphabet: &[u8]) {
 /// Sqids' blocklist test (`Sqids::is_blocked_id`) for ids longer than three
 /// characters, in one pass: `Sqids` compares each of its ~560 words with
 /// every id it makes, which cost more than the rest of a page of leads.
+/// Both word sets are ASCII-case-insensitive DFAs, so the id is neither
+/// lowercased nor hashed (ids are ASCII: the alphabet is checked in `new`).
 #[derive(Debug)]
 struct Blocklist {
     /// Words without digits: blocked anywhere in the id.
     anywhere: AhoCorasick,
-    /// Words with a digit: blocked at the start or the end; by length.
-    ends: Vec<(usize, HashSet<String>)>,
+    /// Words with a digit: blocked at the start or the end.
+    ends: AhoCorasick,
 }
 
 impl Blocklist {
@@ -206,33 +208,27 @@ impl Blocklist {
         let (with_digits, anywhere): (Vec<String>, Vec<String>) = words
             .into_iter()
             .partition(|w| w.chars().any(|c| c.is_ascii_digit()));
-        let mut ends: Vec<(usize, HashSet<String>)> = Vec::new();
-        for word in with_digits {
-            match ends.iter_mut().find(|(len, _)| *len == word.len()) {
-                Some((_, words)) => {
-                    words.insert(word);
-                }
-                None => ends.push((word.len(), HashSet::from([word]))),
-            }
-        }
+        let dfa = |words: Vec<String>| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(words)
+                .context("building the id blocklist")
+        };
         Ok(Self {
-            anywhere: AhoCorasick::new(anywhere).context("building the id blocklist")?,
-            ends,
+            anywhere: dfa(anywhere)?,
+            ends: dfa(with_digits)?,
         })
     }
 
     /// Whether `Sqids` would refuse `id` (more than three characters).
     fn blocks(&self, id: &str) -> bool {
-        let id = id.to_ascii_lowercase();
-        self.anywhere.is_match(&id)
-            || self.ends.iter().any(|(len, words)| {
-                id.get(..*len).is_some_and(|start| words.contains(start))
-                    || id
-                        .len()
-                        .checked_sub(*len)
-                        .and_then(|from| id.get(from..))
-                        .is_some_and(|end| words.contains(end))
-            })
+        // Overlapping matches: a word at the end may overlap another match.
+        self.anywhere.is_match(id)
+            || self
+                .ends
+                .find_overlapping_iter(id)
+                .any(|m| m.start() == 0 || m.end() == id.len())
     }
 }
 
@@ -314,6 +310,8 @@ impl IdCodec {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     /// The fast path gives Sqids' own ids, blocked first tries included.
