@@ -657,3 +657,83 @@ async fn an_import_that_grows_the_table_refreshes_its_statistics_on_postgres() {
     }
     panic!("leads was not analyzed during a 12,000-row import");
 }
+
+/// On PostgreSQL the runner writes a chunk's new leads with `COPY`
+/// (`store::copy`): the text it sends must come back as the same values,
+/// and a `COPY` that meets a lead stored meanwhile (the race between a
+/// chunk's duplicate lookup and its write) must fail as a unique violation,
+/// the error on which the runner writes the chunk again row by row.
+#[tokio::test]
+async fn copied_leads_read_back_unchanged_and_a_copied_duplicate_is_a_unique_violation() {
+    use leadgraph::{domain::DomainError, store::copy::CopyTxn, store::leads::copy_returning_keys};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbBackend, NotSet};
+
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let (status, body) = post_csv(
+        &app,
+        &app.acme.live,
+        "market=US&wait=true",
+        "email,first name,last name\ncopy.first@example.com,Ann,Lee\n",
+    )
+    .await;
+    assert_eq!(status, 207, "{body}");
+    let existing = lead::Entity::find()
+        .filter(lead::Column::EmailKey.eq("copy.first@example.com"))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the imported lead");
+
+    // Every kind of column, and text with what COPY's format escapes.
+    let mut written = existing.clone();
+    written.email = "Copy.Second@example.com".into();
+    written.email_key = "copy.second@example.com".into();
+    written.first_name = "Tab\there".into();
+    written.last_name = "Back\\slash \\N".into();
+    written.company = Some("Line\nbreak\r".into());
+    written.job_title = None;
+    written.phone = Some("+14155550132".into());
+    written.custom_fields = r#"{"note":"a \"quoted\" \\ value","n":1}"#.into();
+    let mut am: lead::ActiveModel = written.clone().into();
+    am = am.reset_all();
+    am.id = NotSet;
+    let txn = CopyTxn::begin(&app.db)
+        .await
+        .expect("begin")
+        .expect("PostgreSQL");
+    let keys = copy_returning_keys(&txn, vec![am]).await.expect("COPY");
+    txn.commit().await.expect("commit");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].1, "copy.second@example.com");
+    written.id = keys[0].0;
+    let read = lead::Entity::find_by_id(written.id)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the copied lead");
+    assert_eq!(read, written);
+
+    // The same email key as a live lead: refused by the unique index.
+    let mut duplicate: lead::ActiveModel = existing.clone().into();
+    duplicate = duplicate.reset_all();
+    duplicate.id = NotSet;
+    duplicate.first_name = Set("Racer".into());
+    let txn = CopyTxn::begin(&app.db)
+        .await
+        .expect("begin")
+        .expect("PostgreSQL");
+    let err = copy_returning_keys(&txn, vec![duplicate])
+        .await
+        .expect_err("a second live lead with the same email key");
+    assert!(DomainError::is_unique_violation(&err), "{err:?}");
+    drop(txn);
+    let copies = lead::Entity::find()
+        .filter(lead::Column::EmailKey.eq("copy.first@example.com"))
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(copies, 1);
+}

@@ -5,7 +5,8 @@
 //! a blocking thread runs `batch::pipeline::prepare_stream` (CSV parsing, then
 //! mapping and validation on rayon), and this task writes each prepared chunk
 //! in one transaction: its new leads, every row's result and the job's
-//! progress, behind [`Lease::hold`]. A resumed job (after a crash, a shutdown
+//! progress, behind [`Lease::hold`]. On PostgreSQL the leads and the results
+//! go in with `COPY` ([`ChunkTxn`]), elsewhere in multi-row `INSERT`s. A resumed job (after a crash, a shutdown
 //! or a lost lease) re-reads the file and skips the rows whose results are
 //! committed, so no row is written twice.
 //!
@@ -22,7 +23,8 @@ use entity::{ImportRowStatus, JobStatus, LeadSource, LeadStatus, import_row, job
 use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, NotSet, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, ExecResult, NotSet, QueryFilter, QueryResult, Statement,
     sea_query::{Expr, ExprTrait},
 };
 use tokio::sync::mpsc;
@@ -44,7 +46,7 @@ use crate::{
         webhooks::{self, EventType},
     },
     ids::NodeType,
-    store,
+    store::{self, copy::CopyTxn},
 };
 
 /// Leads per multi-row INSERT (22 columns: well under both databases'
@@ -251,6 +253,72 @@ async fn feed_file(
     Ok(())
 }
 
+/// The transaction a chunk is written in.
+enum ChunkTxn {
+    /// SQLite, dry runs and the row-by-row retry: multi-row `INSERT`s
+    /// (and savepoints for the retry).
+    Orm(DatabaseTransaction),
+    /// PostgreSQL: the new leads and the results go in with `COPY`
+    /// ([`store::copy`]).
+    Copy(CopyTxn),
+}
+
+impl ChunkTxn {
+    /// Begins a chunk's write transaction; `bulk` asks for `COPY` where the
+    /// database has it.
+    async fn begin(db: &DatabaseConnection, bulk: bool) -> Result<Self, DbErr> {
+        if bulk && let Some(copy) = CopyTxn::begin(db).await? {
+            return Ok(Self::Copy(copy));
+        }
+        Ok(Self::Orm(store::begin_write(db).await?))
+    }
+
+    async fn commit(self) -> Result<(), DbErr> {
+        match self {
+            Self::Orm(txn) => txn.commit().await,
+            Self::Copy(txn) => txn.commit().await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for ChunkTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Self::Orm(txn) => txn.get_database_backend(),
+            Self::Copy(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Orm(txn) => txn.execute_raw(stmt).await,
+            Self::Copy(txn) => txn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Orm(txn) => txn.execute_unprepared(sql).await,
+            Self::Copy(txn) => txn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Self::Orm(txn) => txn.query_one_raw(stmt).await,
+            Self::Copy(txn) => txn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Self::Orm(txn) => txn.query_all_raw(stmt).await,
+            Self::Copy(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+}
+
 /// A row ready to be written (validated and placed).
 struct Ready {
     row_number: i64,
@@ -401,7 +469,7 @@ impl Writer<'_> {
         last: i64,
         careful: bool,
     ) -> Result<(), JobError> {
-        let txn = store::begin_write(self.db).await?;
+        let txn = ChunkTxn::begin(self.db, !careful && !self.params.dry_run).await?;
         self.lease.hold(&txn, self.processed).await?;
         let mut result = ChunkResult::default();
         let ready = self.check_rows(rows, &mut result);
@@ -451,8 +519,13 @@ impl Writer<'_> {
                     }
                 }
             } else if careful {
+                let ChunkTxn::Orm(orm) = &txn else {
+                    return Err(
+                        anyhow::anyhow!("row-by-row writes need a SeaORM transaction").into(),
+                    );
+                };
                 let outcome: Outcome =
-                    create::insert(&txn, self.p, r.source, &r.lead, &r.placement, on_duplicate)
+                    create::insert(orm, self.p, r.source, &r.lead, &r.placement, on_duplicate)
                         .await
                         .map_err(domain_err)?;
                 self.record(&mut result, r, cells, outcome, &mut existing, &key);
@@ -469,9 +542,13 @@ impl Writer<'_> {
         let index_of: HashMap<String, usize> = new_by_key;
         let models: Vec<lead::ActiveModel> = new_leads.into_iter().map(|(_, am)| am).collect();
         let backend = self.db.get_database_backend();
-        for (id, key) in
-            store::leads::insert_returning_keys(&txn, &models, insert_batch(backend)).await?
-        {
+        let inserted = match &txn {
+            ChunkTxn::Orm(orm) => {
+                store::leads::insert_returning_keys(orm, &models, insert_batch(backend)).await?
+            }
+            ChunkTxn::Copy(copy) => store::leads::copy_returning_keys(copy, models).await?,
+        };
+        for (id, key) in inserted {
             if let Some(&i) = index_of.get(&key) {
                 ids[i] = Some(id);
             }
@@ -492,10 +569,17 @@ impl Writer<'_> {
                 r
             })
             .collect();
-        for batch in store::fixed_batches(&result_rows, result_batch(backend)) {
-            import_row::Entity::insert_many(batch.to_vec())
-                .exec_without_returning(&txn)
-                .await?;
+        match &txn {
+            ChunkTxn::Orm(orm) => {
+                for batch in store::fixed_batches(&result_rows, result_batch(backend)) {
+                    import_row::Entity::insert_many(batch.to_vec())
+                        .exec_without_returning(orm)
+                        .await?;
+                }
+            }
+            ChunkTxn::Copy(copy) => {
+                copy.copy_insert(&result_rows).await?;
+            }
         }
         job::Entity::update_many()
             .col_expr(job::Column::ProcessedRows, Expr::value(last))

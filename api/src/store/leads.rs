@@ -268,6 +268,51 @@ pub async fn insert_returning_keys<C: ConnectionTrait>(
     Ok(keys)
 }
 
+/// PostgreSQL: inserts `models` with one `COPY` and returns each new row's
+/// `(id, email_key)`, in order. The ids are drawn from the table's identity
+/// sequence first (in one statement, ascending, so they follow the rows'
+/// order as a multi-row `INSERT`'s would); `COPY` cannot return them.
+pub async fn copy_returning_keys(
+    txn: &super::copy::CopyTxn,
+    mut models: Vec<lead::ActiveModel>,
+) -> Result<Vec<(i64, String)>, DbErr> {
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = i64::try_from(models.len()).unwrap_or(i64::MAX);
+    let rows = txn
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT nextval(pg_get_serial_sequence('leads', 'id')) AS id \
+             FROM generate_series(1, $1)",
+            [n.into()],
+        ))
+        .await?;
+    let mut ids = rows
+        .iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort_unstable();
+    if ids.len() != models.len() {
+        return Err(DbErr::Custom(format!(
+            "{} ids drawn for {} leads",
+            ids.len(),
+            models.len()
+        )));
+    }
+    let mut keys = Vec::with_capacity(models.len());
+    for (model, &id) in models.iter_mut().zip(&ids) {
+        model.id = sea_orm::ActiveValue::Set(id);
+        let key = match &model.email_key {
+            sea_orm::ActiveValue::Set(key) | sea_orm::ActiveValue::Unchanged(key) => key.clone(),
+            sea_orm::ActiveValue::NotSet => String::new(),
+        };
+        keys.push((id, key));
+    }
+    txn.copy_insert(&models).await?;
+    Ok(keys)
+}
+
 /// Refreshes the planner's statistics of `leads` (PostgreSQL `ANALYZE`; SQLite
 /// plans without them, so nothing runs there).
 pub async fn analyze(db: &DatabaseConnection) -> Result<(), DbErr> {

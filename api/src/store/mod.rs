@@ -1,6 +1,7 @@
 //! Query builders: the only module that builds SQL. Every function takes the
 //! caller's scope (from `crate::scope`) or a tenant id.
 
+pub mod copy;
 pub mod cursor;
 pub mod dedupe;
 pub mod idempotency;

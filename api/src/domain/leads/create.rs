@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 use batch::{ChunkItem, CleanLead, RawLead};
 use entity::{LeadSource, LeadStatus, lead};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, NotSet, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, NotSet,
+    TransactionTrait,
+};
 use tracing::instrument;
 
 use super::placement::{Placement, PlacementData};
@@ -158,7 +161,7 @@ pub(crate) type Outcome = Result<(ItemStatus, lead::Model), DomainError>;
 
 /// Applies `onDuplicate` to a lead that already holds the email.
 pub(crate) async fn on_existing(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     p: &Principal,
     found: &lead::Model,
     clean: &CleanLead,
@@ -183,7 +186,7 @@ pub(crate) async fn on_existing(
 
 /// Fills the existing lead's empty fields from `clean`; set fields are kept.
 async fn fill(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     found: &lead::Model,
     clean: &CleanLead,
     placement: &Placement,
