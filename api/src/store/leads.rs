@@ -5,7 +5,7 @@ use entity::{LeadSource, LeadStatus, lead};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
-    sea_query::{Expr, Func, IntoIden, Query, TableRef, ValueTuple},
+    sea_query::{Expr, Func, IntoIden, PgFunc, Query, TableRef, ValueTuple},
 };
 
 use super::cursor::CursorValue;
@@ -233,6 +233,22 @@ pub async fn live_by_email_keys<C: ConnectionTrait>(
     p: &Principal,
     keys: Vec<String>,
 ) -> Result<Vec<lead::Model>, DomainError> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        // One statement whatever the number of keys: `= ANY($n)` binds them
+        // as one array, and its plan (on the unique email index) is the same
+        // for every chunk.
+        let keys = Value::Array(
+            sea_orm::sea_query::ArrayType::String,
+            Some(Box::new(keys.into_iter().map(Value::from).collect())),
+        );
+        return Ok(lead::Entity::find()
+            .filter(lead::Column::TenantId.eq(p.tenant_id))
+            .filter(lead::Column::Environment.eq(p.environment))
+            .filter(live())
+            .filter(Expr::col(lead::Column::EmailKey).eq(PgFunc::any(Expr::val(keys))))
+            .all(db)
+            .await?);
+    }
     let mut found = Vec::new();
     for batch in super::fixed_batches(&keys, LOOKUP_BATCH) {
         found.extend(
@@ -322,7 +338,8 @@ pub async fn analyze(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Keys per duplicate lookup statement (see [`super::fixed_batches`]).
+/// Keys per duplicate lookup statement on SQLite (see [`super::fixed_batches`]);
+/// PostgreSQL takes them all in one array.
 const LOOKUP_BATCH: usize = 500;
 
 /// Leads in scope by id (merged ones included, deleted ones not), locked for
