@@ -25,24 +25,28 @@ use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
-use crate::csv::{CsvError, CsvRecords, RowError, SourceRow};
+use crate::csv::{Cells, CsvError, CsvRecords, RowError, SourceRow};
 use crate::outcome::FieldError;
-use crate::record::canonical::{custom_fields_map, warm_up_phone};
+use crate::record::canonical::{custom_fields_map, trim, warm_up_phone};
 use crate::record::mapping::{ImportOptions, Mapping, Target, merge_row_errors};
 use crate::record::{CleanLead, validate_fields};
 
-/// A row that passed validation, with the import-only attributes the server
-/// checks itself (they are not lead fields `batch` validates).
+/// A row that passed validation, with where to find the import-only
+/// attributes the server checks itself (they are not lead fields `batch`
+/// validates): read them through [`PreparedRow::market`],
+/// [`PreparedRow::source`] and [`PreparedRow::status`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedLead {
     /// The validated, canonical lead.
     pub lead: CleanLead,
-    /// The `market` cell, trimmed; `None` when blank or unmapped.
-    pub market: Option<String>,
-    /// The `source` cell, trimmed.
-    pub source: Option<String>,
-    /// The `status` cell, trimmed.
-    pub status: Option<String>,
+    /// The column of the `market` cell, when mapped and not blank: the
+    /// attributes are read from the row's cells instead of being copied
+    /// (two allocations a row saved).
+    market: Option<usize>,
+    /// The column of the `source` cell, likewise.
+    source: Option<usize>,
+    /// The column of the `status` cell, likewise.
+    status: Option<usize>,
 }
 
 /// Why a row produced no lead.
@@ -64,9 +68,35 @@ pub struct PreparedRow {
     pub line: u64,
     /// The row's cells as read (not trimmed), for a failed-rows report;
     /// empty for a [`RowFailure::Row`] row, whose cells were not kept.
-    pub cells: Vec<String>,
+    pub cells: Cells,
     /// The lead, or why there is none.
     pub outcome: Result<PreparedLead, RowFailure>,
+}
+
+impl PreparedRow {
+    /// The `market` cell of a row that passed validation, trimmed; `None`
+    /// when blank or unmapped, or when the row failed.
+    pub fn market(&self) -> Option<&str> {
+        self.attribute(|lead| lead.market)
+    }
+
+    /// The `source` cell of a row that passed validation, trimmed (as
+    /// [`PreparedRow::market`]).
+    pub fn source(&self) -> Option<&str> {
+        self.attribute(|lead| lead.source)
+    }
+
+    /// The `status` cell of a row that passed validation, trimmed (as
+    /// [`PreparedRow::market`]).
+    pub fn status(&self) -> Option<&str> {
+        self.attribute(|lead| lead.status)
+    }
+
+    /// The cell of the column `column` picks, trimmed.
+    fn attribute(&self, column: impl FnOnce(&PreparedLead) -> Option<usize>) -> Option<&str> {
+        let column = column(self.outcome.as_ref().ok()?)?;
+        self.cells.get(column).map(trim)
+    }
 }
 
 /// The phone region of a row: its market cell when that is two ASCII
@@ -97,7 +127,7 @@ fn prepare_row(
             return PreparedRow {
                 row_number: error.row_number,
                 line: error.line,
-                cells: Vec::new(),
+                cells: Cells::default(),
                 outcome: Err(RowFailure::Row(error)),
             };
         }
@@ -112,12 +142,14 @@ fn prepare_row(
         &mapped.row_errors,
         validate_fields(&mapped.lead(), custom, region),
     );
+    // A mapped attribute's column, when its cell is not blank.
+    let column = |target: Target, cell: Option<&str>| cell.and(mapping.column_of(target));
     let outcome = match outcome {
         Ok(lead) => Ok(PreparedLead {
             lead,
-            market: mapped.market.map(str::to_owned),
-            source: mapped.source.map(str::to_owned),
-            status: mapped.status.map(str::to_owned),
+            market: column(Target::Market, mapped.market),
+            source: column(Target::Source, mapped.source),
+            status: column(Target::Status, mapped.status),
         }),
         Err(errors) => Err(RowFailure::Fields(errors)),
     };

@@ -155,9 +155,9 @@ fn write_baseline_csv(csv: &Path, out: &Path) -> anyhow::Result<u64> {
     let mut line = String::with_capacity(512);
     for chunk in stream {
         for row in chunk.context("reading the CSV")? {
-            let Ok(prepared) = row.outcome else { continue };
+            let Ok(prepared) = &row.outcome else { continue };
             // The bench tenant has the generator's markets (blank cells are US).
-            if prepared.market.as_deref().is_some_and(|m| {
+            if row.market().is_some_and(|m| {
                 !["US", "CA", "GB", "IN"]
                     .iter()
                     .any(|k| m.eq_ignore_ascii_case(k))

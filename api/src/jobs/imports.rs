@@ -632,7 +632,7 @@ impl Writer<'_> {
         &self,
         rows: &'r [PreparedRow],
         result: &mut ChunkResult,
-    ) -> Vec<(&'r [String], Ready)> {
+    ) -> Vec<(batch::csv::StringCells<'r>, Ready)> {
         let mut ready = Vec::with_capacity(rows.len());
         for row in rows {
             let number = i64::try_from(row.row_number).unwrap_or(i64::MAX);
@@ -643,22 +643,32 @@ impl Writer<'_> {
                         code: e.code.as_str().to_owned(),
                         message: e.message.clone(),
                     }];
-                    result.fail_with(number, &row.cells, "bad_request", &errors, None);
+                    result.fail_with(
+                        number,
+                        &row.cells.as_strings(),
+                        "bad_request",
+                        &errors,
+                        None,
+                    );
                     continue;
                 }
                 Err(RowFailure::Fields(fields)) => {
-                    result.fail(number, &row.cells, &DomainError::Validation(fields.clone()));
+                    result.fail(
+                        number,
+                        &row.cells.as_strings(),
+                        &DomainError::Validation(fields.clone()),
+                    );
                     continue;
                 }
                 Ok(prepared) => prepared,
             };
-            let market = prepared.market.as_deref().or(self.params.market.as_deref());
+            let market = row.market().or(self.params.market.as_deref());
             let placement = self.places.resolve(self.p, market, None, None);
-            let source = enum_cell(prepared.source.as_deref(), "source", LeadSource::Import);
-            let status = enum_cell(prepared.status.as_deref(), "status", LeadStatus::New);
+            let source = enum_cell(row.source(), "source", LeadSource::Import);
+            let status = enum_cell(row.status(), "status", LeadStatus::New);
             match (placement, source, status) {
                 (Ok(placement), Ok(source), Ok(status)) => ready.push((
-                    row.cells.as_slice(),
+                    row.cells.as_strings(),
                     Ready {
                         row_number: number,
                         lead: prepared.lead.clone(),
@@ -680,7 +690,7 @@ impl Writer<'_> {
                         }
                     }
                     let err = other.unwrap_or(DomainError::Validation(fields));
-                    result.fail(number, &row.cells, &err);
+                    result.fail(number, &row.cells.as_strings(), &err);
                 }
             }
         }

@@ -14,10 +14,12 @@
 //! over [`MAX_RECORD_BYTES`] / [`MAX_FIELDS`] become a [`RowError`] for that
 //! row only. Short rows are fine: missing cells read as blank.
 
+mod cells;
 mod error;
 mod reader;
 mod sniff;
 
+pub use cells::{Cells, CellsIter, StringCells};
 pub use error::{CsvError, RowError, RowErrorCode};
 pub use reader::CsvRecords;
 pub use sniff::{SNIFF_BYTES, SNIFF_LINES, Sniffed, UTF8_BOM, sniff};
@@ -38,5 +40,5 @@ pub struct SourceRow {
     pub line: u64,
     /// The cells as read (unquoted, not trimmed); may be shorter or longer
     /// than the header.
-    pub raw: Vec<String>,
+    pub raw: Cells,
 }

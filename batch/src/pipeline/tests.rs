@@ -96,7 +96,7 @@ fn a_failing_row_fails_alone_and_keeps_its_cells() {
             ("phone", FieldCode::InvalidFormat),
         ]
     );
-    assert_eq!(prepared[1].cells[0], "not-an-email");
+    assert_eq!(&prepared[1].cells[0], "not-an-email");
     let Err(RowFailure::Row(error)) = &prepared[2].outcome else {
         panic!("row 3 should be a row error");
     };
@@ -117,7 +117,7 @@ fn the_market_cell_picks_the_phone_region() {
     let prepared = collect(csv(&rows), 10);
     let lead = prepared[0].outcome.as_ref().unwrap();
     assert_eq!(lead.lead.phone.as_ref().unwrap().as_str(), "+919876543210");
-    assert_eq!(lead.market.as_deref(), Some("in"));
+    assert_eq!(prepared[0].market(), Some("in"));
     // Default US: not a valid US number.
     assert!(prepared[1].outcome.is_err());
     // Not a two-letter code: the default region applies.
@@ -129,8 +129,8 @@ fn the_market_cell_picks_the_phone_region() {
 fn source_and_custom_fields_are_passed_on() {
     let prepared = collect(csv(&[good(1)]), 10);
     let lead = prepared[0].outcome.as_ref().unwrap();
-    assert_eq!(lead.source.as_deref(), Some("Web"));
-    assert_eq!(lead.status, None);
+    assert_eq!(prepared[0].source(), Some("Web"));
+    assert_eq!(prepared[0].status(), None);
     assert_eq!(lead.lead.custom_fields["notes"], "note 1");
 }
 
@@ -198,9 +198,11 @@ fn dropping_the_stream_early_stops_the_workers() {
 #[test]
 fn prepare_chunk_matches_row_by_row_validation() {
     let rows: Vec<String> = (1..=300)
-        .map(|i| match i % 5 {
+        .map(|i| match i % 7 {
             0 => format!("bad{i},A,B,,,,"),
             1 => format!("u{i}@example.com,A,B,+91 98765 43210,IN,Web,"),
+            2 => format!("u{i}@example.com,A,B,,\" in \", \t ,"),
+            3 => format!("u{i}@example.com,A,B"),
             _ => good(i),
         })
         .collect();
@@ -213,17 +215,65 @@ fn prepare_chunk_matches_row_by_row_validation() {
             let row = row.as_ref().unwrap();
             let mapped = records.mapping().map_row(row);
             let region = mapped.market.clone().unwrap_or_else(|| "US".to_owned());
-            mapped.with_row_errors(validate_new(&mapped.raw, Some(&region)))
+            let outcome = mapped.with_row_errors(validate_new(&mapped.raw, Some(&region)));
+            let attributes = [mapped.market, mapped.source, mapped.status];
+            (row.raw.clone(), outcome, attributes)
         })
         .collect();
     let prepared = prepare_chunk(records.mapping(), chunk, Some("US"));
-    for (row, expected) in prepared.into_iter().zip(expected) {
-        match (row.outcome, expected) {
-            (Ok(p), Ok(lead)) => assert_eq!(p.lead, lead),
-            (Err(RowFailure::Fields(a)), Err(b)) => assert_eq!(a, b),
+    for (row, (cells, outcome, attributes)) in prepared.into_iter().zip(expected) {
+        assert_eq!(row.cells, cells);
+        let got = [row.market(), row.source(), row.status()].map(|a| a.map(str::to_owned));
+        match (row.outcome, outcome) {
+            (Ok(p), Ok(lead)) => {
+                assert_eq!(p.lead, lead);
+                assert_eq!(got, attributes, "row {}", row.row_number);
+            }
+            (Err(RowFailure::Fields(a)), Err(b)) => {
+                assert_eq!(a, b);
+                assert_eq!(got, [None, None, None]);
+            }
             (a, b) => panic!("row {}: {a:?} vs {b:?}", row.row_number),
         }
     }
+}
+
+#[test]
+fn wide_rows_keep_their_cells_and_attributes() {
+    // Over 32 cells, or over 64 KiB, a row's cell ends are kept on the heap
+    // (see `csv::Cells`); reading them must not change.
+    let mut header: Vec<String> = (1..=40).map(|i| format!("Extra {i}")).collect();
+    header[0] = "Email".to_owned();
+    header[1] = "First Name".to_owned();
+    header[2] = "Last Name".to_owned();
+    header[35] = "Market".to_owned();
+    header[36] = "Status".to_owned();
+    let mut text = header.join(",") + "\n";
+    let row = |i: usize, extra: &str| {
+        let mut cells: Vec<String> = (1..=40).map(|c| format!("v{i}.{c}")).collect();
+        cells[0] = format!("w{i}@example.com");
+        cells[35] = " GB ".to_owned();
+        cells[36] = String::new();
+        cells[39] = extra.to_owned();
+        cells
+    };
+    let rows = [row(1, "x"), row(2, &"y".repeat(70_000)), row(3, " z ")];
+    for cells in &rows {
+        text.push_str(&cells.join(","));
+        text.push('\n');
+    }
+    let prepared = collect(text.into_bytes(), 10);
+    assert_eq!(prepared.len(), 3);
+    for (row, cells) in prepared.iter().zip(&rows) {
+        assert_eq!(row.cells.to_vec(), *cells);
+        assert_eq!(&*row.cells.as_strings(), cells.as_slice());
+    }
+    assert_eq!(prepared[0].market(), Some("GB"));
+    assert_eq!(prepared[0].status(), None);
+    assert_eq!(prepared[2].market(), Some("GB"));
+    // A 70,000-byte custom value is too long: the row fails, cells kept.
+    assert!(matches!(prepared[1].outcome, Err(RowFailure::Fields(_))));
+    assert_eq!(prepared[1].market(), None);
 }
 
 #[test]

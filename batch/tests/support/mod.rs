@@ -57,17 +57,16 @@ pub fn outcomes_pipelined(bytes: &[u8], options: &ImportOptions) -> Vec<String> 
     let mut out = Vec::new();
     for chunk in stream {
         for row in chunk.unwrap() {
+            let owned = |cell: Option<&str>| cell.map(str::to_owned);
+            let extra = [
+                ("status", owned(row.status())),
+                ("source", owned(row.source())),
+                ("market", owned(row.market())),
+            ];
             let text = match row.outcome {
                 Err(RowFailure::Row(e)) => format!("row_error {}", e.code),
                 Err(RowFailure::Fields(errors)) => describe_parts(Err(errors), None),
-                Ok(p) => {
-                    let extra = [
-                        ("status", p.status),
-                        ("source", p.source),
-                        ("market", p.market),
-                    ];
-                    describe_parts(Ok(p.lead), Some(extra))
-                }
+                Ok(p) => describe_parts(Ok(p.lead), Some(extra)),
             };
             out.push(format!("{}@{} {text}", row.row_number, row.line));
         }

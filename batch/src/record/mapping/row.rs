@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::{Mapping, Target};
-use crate::csv::SourceRow;
+use crate::csv::{Cells, SourceRow};
 use crate::outcome::{FieldCode, FieldError};
 use crate::record::canonical::trim;
 use crate::record::{CleanLead, LeadRef, RawLead, field};
@@ -37,11 +37,11 @@ impl Mapping {
     /// [`Mapping::map_row`] without copying the cells: the mapped fields
     /// borrow from `cells`; only custom fields are built (they are owned by
     /// the lead in the end anyway).
-    pub(crate) fn map_cells<'a>(&self, cells: &'a [String]) -> MappedCells<'a> {
+    pub(crate) fn map_cells<'a>(&self, cells: &'a Cells) -> MappedCells<'a> {
         let cell = |target: Target| {
             self.column_of(target)
                 .and_then(|i| cells.get(i))
-                .map(|c| trim(c))
+                .map(trim)
                 .filter(|c| !c.is_empty())
         };
         let mut mapped = MappedCells {
@@ -78,7 +78,7 @@ impl Mapping {
             }
         }
         for (i, key) in &self.custom {
-            if let Some(value) = cells.get(*i).map(|c| trim(c)).filter(|c| !c.is_empty()) {
+            if let Some(value) = cells.get(*i).map(trim).filter(|c| !c.is_empty()) {
                 mapped
                     .custom
                     .insert(key.clone(), Value::String(value.to_owned()));
