@@ -38,6 +38,16 @@ pub const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// How long opening the first connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// SQLite checkpoints its WAL into the database file when a commit leaves the
+/// WAL at this many pages or more (4 KiB each: 64 MiB). SQLite's default of
+/// 1,000 pages made every 5,000-row import chunk pay a checkpoint (rewrite its
+/// pages in the database file, then `fsync` it). A page changed by several
+/// commits in between is now written to the file once. Measured on 2 cores:
+/// a million-row import 84-89 s before (3 runs), 65-78 s at this size (4
+/// runs); the dedupe's real run over its million leads 87 s before, 75 s
+/// after. The price: a WAL file of up to about 64 MiB, and the commit that
+/// does checkpoint copies up to that much.
+pub const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// The database pool's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,13 +110,18 @@ pub async fn connect_pool(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
         .sqlx_logging(false)
         // On every pooled connection (pragmas are per connection): WAL with
         // `synchronous=NORMAL` (durable across application crashes; a power
-        // loss may drop the last commits), an 8 MiB page cache, and the
-        // busy timeout writers queue on for the write lock.
+        // loss may drop the last commits), an 8 MiB page cache, the busy
+        // timeout writers queue on for the write lock, and a WAL checkpoint
+        // every 64 MiB instead of every 4 MiB.
         .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .busy_timeout(pool.busy_timeout)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .pragma("cache_size", "-8192")
+                .pragma(
+                    "wal_autocheckpoint",
+                    SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string(),
+                )
         });
     // sqlx bounds opening a connection by the acquire timeout too: the first
     // connection gets `CONNECT_TIMEOUT`, however short the acquire timeout is.

@@ -52,7 +52,8 @@ async fn unknown_routes_are_404() {
 }
 
 /// SQLite pragmas are per connection: every pooled connection must run in WAL
-/// with `synchronous=NORMAL`, not only the first one (a regression once).
+/// with `synchronous=NORMAL` and the larger WAL checkpoint size, not only the
+/// first one (a regression once).
 #[tokio::test]
 async fn every_pooled_sqlite_connection_is_configured() {
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
@@ -86,6 +87,20 @@ async fn every_pooled_sqlite_connection_is_configured() {
             .expect("row");
         let mode: String = row.try_get_by_index(0).expect("value");
         assert_eq!(mode, "wal");
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_autocheckpoint",
+            ))
+            .await
+            .expect("pragma")
+            .expect("row");
+        let pages: i64 = row.try_get_by_index(0).expect("value");
+        assert_eq!(
+            pages,
+            i64::from(leadgraph::startup::SQLITE_WAL_AUTOCHECKPOINT_PAGES),
+            "wal_autocheckpoint on every connection"
+        );
     }
 }
 
