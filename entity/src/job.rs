@@ -35,11 +35,16 @@ pub struct Model {
     pub error: Option<String>,
     /// How many times a runner claimed the job.
     pub attempts: i32,
+    /// The runner holding the job (`<instance>/<claim nonce>`), while one does.
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// The lease owner whose run completed or failed the job (kept when the
+    /// lease is released; none when the job failed for running out of
+    /// attempts).
+    pub ran_by: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -12,6 +12,7 @@ mod m20261123_000004_idempotency;
 mod m20261123_000005_jobs;
 mod m20261123_000006_lead_filter_index;
 mod m20261124_000007_live_lead_indexes;
+mod m20261124_000008_job_ran_by;
 
 mod util;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_jobs::Migration),
             Box::new(m20261123_000006_lead_filter_index::Migration),
             Box::new(m20261124_000007_live_lead_indexes::Migration),
+            Box::new(m20261124_000008_job_ran_by::Migration),
         ]
     }
 }

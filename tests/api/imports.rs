@@ -605,6 +605,23 @@ async fn two_instances_on_one_database_run_each_import_exactly_once() {
         jobs.iter().all(|j| j.attempts == 1),
         "each job was claimed once"
     );
+    // Each finished job names the runner that ran it (`<pid>-<instance
+    // id>/<claim nonce>`): one of the two instances of this process.
+    let pid = format!("{}-", std::process::id());
+    let mut runners = std::collections::BTreeSet::new();
+    for j in &jobs {
+        let ran_by = j.ran_by.as_deref().unwrap_or_default();
+        let (instance, nonce) = ran_by.split_once('/').unwrap_or_default();
+        assert!(
+            j.lease_owner.is_none() && instance.starts_with(&pid) && !nonce.is_empty(),
+            "job {}: ran_by {:?}, lease_owner {:?}",
+            j.id,
+            j.ran_by,
+            j.lease_owner
+        );
+        runners.insert(instance.to_owned());
+    }
+    assert!(runners.len() <= 2, "{runners:?}");
     let leads = lead::Entity::find().count(&app.db).await.expect("count");
     let rows = import_row::Entity::find()
         .count(&app.db)

@@ -388,7 +388,8 @@ async fn two_instances_share_budgets_run_jobs_once_and_deliver_webhooks_once() {
     .await;
     let db = app.db.clone();
 
-    // Jobs: each claimed once, completed, its lease released.
+    // Jobs: each claimed once, completed, its lease released, the runner that
+    // ran it recorded.
     let jobs = job::Entity::find()
         .order_by_asc(job::Column::Id)
         .all(&db)
@@ -401,9 +402,10 @@ async fn two_instances_share_budgets_run_jobs_once_and_deliver_webhooks_once() {
                 j.status,
                 j.attempts,
                 j.lease_owner.as_deref(),
-                j.error.as_deref()
+                j.error.as_deref(),
+                j.ran_by.is_some()
             ),
-            (JobStatus::Completed, 1, None, None),
+            (JobStatus::Completed, 1, None, None, true),
             "job {} ({:?})",
             j.id,
             j.kind

@@ -201,7 +201,8 @@ impl Lease {
         Ok(())
     }
 
-    /// Ends the job (`completed` or `failed`) inside `txn`, releasing the lease.
+    /// Ends the job (`completed` or `failed`) inside `txn`, releasing the lease
+    /// and recording this owner as the job's `ran_by`.
     pub async fn finish(
         &self,
         txn: &impl ConnectionTrait,
@@ -213,6 +214,7 @@ impl Lease {
             .col_expr(job::Column::Status, Expr::value(status.to_value()))
             .col_expr(job::Column::Error, Expr::value(error))
             .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(job::Column::RanBy, Expr::value(self.owner.clone()))
             .col_expr(
                 job::Column::LeaseExpiresAt,
                 Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),

@@ -136,7 +136,13 @@ impl JobRunner {
 
     async fn run_one(&self, ctx: &JobContext, job: job::Model, lease: &Lease) {
         let (id, kind) = (job.id, job.kind);
-        tracing::info!(job.id = id, job.kind = ?kind, attempt = job.attempts, "job claimed");
+        tracing::info!(
+            job.id = id,
+            job.kind = ?kind,
+            attempt = job.attempts,
+            owner = %lease.owner,
+            "job claimed"
+        );
         let result = match kind {
             JobKind::Import => imports::run(ctx, job, lease).await,
             JobKind::Dedupe => dedupe::run(ctx, job, lease).await,

@@ -147,6 +147,7 @@ where
         error: Set(None),
         attempts: Set(0),
         lease_owner: Set(None),
+        ran_by: Set(None),
         lease_expires_at: Set(None),
         created_at: Set(now),
         started_at: Set(None),
