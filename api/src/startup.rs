@@ -42,11 +42,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// WAL at this many pages or more (4 KiB each: 64 MiB). SQLite's default of
 /// 1,000 pages made every 5,000-row import chunk pay a checkpoint (rewrite its
 /// pages in the database file, then `fsync` it). A page changed by several
-/// commits in between is now written to the file once. Measured on 2 cores:
-/// a million-row import 84-89 s before (3 runs), 65-78 s at this size (4
-/// runs); the dedupe's real run over its million leads 87 s before, 75 s
-/// after. The price: a WAL file of up to about 64 MiB, and the commit that
-/// does checkpoint copies up to that much.
+/// commits in between is now written to the file once. Measured on 2 cores
+/// (README, "Benchmarks"): a million-row import and the dedupe's real run over
+/// a million leads took about 15-20% less time. The price: a WAL file of up
+/// to about 64 MiB, and the commit that does checkpoint copies up to that
+/// much.
 pub const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// The database pool's settings.
