@@ -56,7 +56,21 @@ async fn unknown_routes_are_404() {
 /// first one (a regression once).
 #[tokio::test]
 async fn every_pooled_sqlite_connection_is_configured() {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
+    /// A pragma's value on `txn`'s connection, as text (numbers too).
+    async fn pragma(txn: &DatabaseTransaction, name: &str) -> String {
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .expect("pragma")
+            .expect("row");
+        row.try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+            .expect("value")
+    }
     let app = spawn_app().await;
     if app.db.get_database_backend() != DbBackend::Sqlite {
         return;
@@ -66,40 +80,16 @@ async fn every_pooled_sqlite_connection_is_configured() {
     for _ in 0..6 {
         txns.push(app.db.begin().await.expect("begin"));
     }
+    let checkpoint = leadgraph::startup::SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string();
     for txn in &txns {
-        let row = txn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA synchronous",
-            ))
-            .await
-            .expect("pragma")
-            .expect("row");
-        let level: i32 = row.try_get_by_index(0).expect("value");
-        assert_eq!(level, 1, "synchronous=NORMAL on every connection");
-        let row = txn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA journal_mode",
-            ))
-            .await
-            .expect("pragma")
-            .expect("row");
-        let mode: String = row.try_get_by_index(0).expect("value");
-        assert_eq!(mode, "wal");
-        let row = txn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA wal_autocheckpoint",
-            ))
-            .await
-            .expect("pragma")
-            .expect("row");
-        let pages: i64 = row.try_get_by_index(0).expect("value");
         assert_eq!(
-            pages,
-            i64::from(leadgraph::startup::SQLITE_WAL_AUTOCHECKPOINT_PAGES),
-            "wal_autocheckpoint on every connection"
+            (
+                pragma(txn, "synchronous").await,
+                pragma(txn, "journal_mode").await,
+                pragma(txn, "wal_autocheckpoint").await,
+            ),
+            ("1".to_owned(), "wal".to_owned(), checkpoint.clone()),
+            "synchronous=NORMAL, WAL and its checkpoint size on every connection"
         );
     }
 }
