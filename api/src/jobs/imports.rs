@@ -6,9 +6,9 @@
 //! mapping and validation on rayon), and this task writes each prepared chunk
 //! in one transaction: its new leads, every row's result and the job's
 //! progress, behind [`Lease::hold`]. On PostgreSQL the leads and the results
-//! go in with `COPY` ([`ChunkTxn`]), elsewhere in multi-row `INSERT`s. A resumed job (after a crash, a shutdown
-//! or a lost lease) re-reads the file and skips the rows whose results are
-//! committed, so no row is written twice.
+//! go in with `COPY` ([`ChunkTxn`]), elsewhere in multi-row `INSERT`s. A
+//! resumed job (after a crash, a shutdown or a lost lease) re-reads the file
+//! and skips the rows whose results are committed, so no row is written twice.
 //!
 //! Duplicates follow `onDuplicate` whether the earlier lead is in the database
 //! or earlier in the file: rows of earlier chunks are committed (a dry run

@@ -233,6 +233,13 @@ pub async fn live_by_email_keys<C: ConnectionTrait>(
     p: &Principal,
     keys: Vec<String>,
 ) -> Result<Vec<lead::Model>, DomainError> {
+    // The one scope of this lookup: the whole environment, live leads.
+    let live_in_environment = || {
+        lead::Entity::find()
+            .filter(lead::Column::TenantId.eq(p.tenant_id))
+            .filter(lead::Column::Environment.eq(p.environment))
+            .filter(live())
+    };
     if db.get_database_backend() == DbBackend::Postgres {
         // One statement whatever the number of keys: `= ANY($n)` binds them
         // as one array, and its plan (on the unique email index) is the same
@@ -241,10 +248,7 @@ pub async fn live_by_email_keys<C: ConnectionTrait>(
             sea_orm::sea_query::ArrayType::String,
             Some(Box::new(keys.into_iter().map(Value::from).collect())),
         );
-        return Ok(lead::Entity::find()
-            .filter(lead::Column::TenantId.eq(p.tenant_id))
-            .filter(lead::Column::Environment.eq(p.environment))
-            .filter(live())
+        return Ok(live_in_environment()
             .filter(Expr::col(lead::Column::EmailKey).eq(PgFunc::any(Expr::val(keys))))
             .all(db)
             .await?);
@@ -252,10 +256,7 @@ pub async fn live_by_email_keys<C: ConnectionTrait>(
     let mut found = Vec::new();
     for batch in super::fixed_batches(&keys, LOOKUP_BATCH) {
         found.extend(
-            lead::Entity::find()
-                .filter(lead::Column::TenantId.eq(p.tenant_id))
-                .filter(lead::Column::Environment.eq(p.environment))
-                .filter(live())
+            live_in_environment()
                 .filter(lead::Column::EmailKey.is_in(batch.iter().map(String::as_str)))
                 .all(db)
                 .await?,
@@ -321,7 +322,11 @@ pub async fn copy_returning_keys(
         model.id = sea_orm::ActiveValue::Set(id);
         let key = match &model.email_key {
             sea_orm::ActiveValue::Set(key) | sea_orm::ActiveValue::Unchanged(key) => key.clone(),
-            sea_orm::ActiveValue::NotSet => String::new(),
+            sea_orm::ActiveValue::NotSet => {
+                return Err(DbErr::Custom(
+                    "COPY into leads: a lead without an email key".into(),
+                ));
+            }
         };
         keys.push((id, key));
     }
