@@ -287,22 +287,30 @@ pub async fn insert_returning_keys<C: ConnectionTrait>(
 
 /// PostgreSQL: inserts `models` with one `COPY` and returns each new row's
 /// `(id, email_key)`, in order. The ids are drawn from the table's identity
-/// sequence first (in one statement, ascending, so they follow the rows'
-/// order as a multi-row `INSERT`'s would); `COPY` cannot return them.
+/// sequence first ([`draw_ids`]); `COPY` cannot return them.
 pub async fn copy_returning_keys(
     txn: &super::copy::CopyTxn,
-    mut models: Vec<lead::ActiveModel>,
+    models: Vec<lead::ActiveModel>,
 ) -> Result<Vec<(i64, String)>, DbErr> {
-    if models.is_empty() {
+    let ids = draw_ids(txn, models.len()).await?;
+    copy_with_ids(txn, models, ids).await
+}
+
+/// PostgreSQL: draws `n` ids from the identity sequence of `leads`, in
+/// ascending order (so they follow rows' order as a multi-row `INSERT`'s
+/// would). Sequences are not transactional: drawn ids are never handed out
+/// again, whether or not they are used.
+pub async fn draw_ids<C: ConnectionTrait>(db: &C, n: usize) -> Result<Vec<i64>, DbErr> {
+    if n == 0 {
         return Ok(Vec::new());
     }
-    let n = i64::try_from(models.len()).unwrap_or(i64::MAX);
-    let rows = txn
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    let rows = db
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT nextval(pg_get_serial_sequence('leads', 'id')) AS id \
              FROM generate_series(1, $1)",
-            [n.into()],
+            [count.into()],
         ))
         .await?;
     let mut ids = rows
@@ -310,12 +318,25 @@ pub async fn copy_returning_keys(
         .map(|row| row.try_get::<i64>("", "id"))
         .collect::<Result<Vec<_>, _>>()?;
     ids.sort_unstable();
+    Ok(ids)
+}
+
+/// PostgreSQL: inserts `models` with one `COPY`, giving them `ids` in order
+/// (one each, from [`draw_ids`]), and returns each row's `(id, email_key)`.
+pub async fn copy_with_ids(
+    txn: &super::copy::CopyTxn,
+    mut models: Vec<lead::ActiveModel>,
+    ids: Vec<i64>,
+) -> Result<Vec<(i64, String)>, DbErr> {
     if ids.len() != models.len() {
         return Err(DbErr::Custom(format!(
-            "{} ids drawn for {} leads",
+            "{} ids for {} leads",
             ids.len(),
             models.len()
         )));
+    }
+    if models.is_empty() {
+        return Ok(Vec::new());
     }
     let mut keys = Vec::with_capacity(models.len());
     for (model, &id) in models.iter_mut().zip(&ids) {
