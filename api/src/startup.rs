@@ -38,6 +38,9 @@ pub const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// How long opening the first connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A pooled connection idle this long is pinged before it is handed out;
+/// one used more recently is not (see [`connect_pool`]).
+const POOL_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// SQLite checkpoints its WAL into the database file when a commit leaves the
 /// WAL at this many pages or more (4 KiB each: 64 MiB). SQLite's default of
 /// 1,000 pages made every 5,000-row import chunk pay a checkpoint (rewrite its
@@ -107,6 +110,12 @@ pub async fn connect_pool(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
         .min_connections(1)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(pool.acquire_timeout)
+        // sqlx pings every connection it hands out by default: one more
+        // round trip per request (and per statement outside a transaction).
+        // Only a connection idle for `POOL_PING_IF_IDLE_FOR` is pinged, as
+        // HikariCP does; a connection that broke within that time fails the
+        // statement that gets it.
+        .test_before_acquire_if_idle_for(POOL_PING_IF_IDLE_FOR)
         .sqlx_logging(false)
         // On every pooled connection (pragmas are per connection): WAL with
         // `synchronous=NORMAL` (durable across application crashes; a power
