@@ -59,6 +59,27 @@ async fn finished(app: &TestApp, key: &str, id: &str) -> Value {
     panic!("import {id} did not finish");
 }
 
+/// Every result of a job, through `GET /v1/imports/{id}/results?{query}`
+/// pages of `limit` (the query's `cursor` follows each page's).
+async fn all_results(app: &TestApp, key: &str, id: &str, query: &str, limit: u32) -> Vec<Value> {
+    let mut results = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = get_json(
+            app,
+            key,
+            &format!("/v1/imports/{id}/results?{query}&limit={limit}&cursor={cursor}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        results.extend(page["data"]["results"].as_array().expect("results").clone());
+        match page["data"]["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return results,
+        }
+    }
+}
+
 /// (status, code, fields of the errors) per row.
 fn outcomes(results: &Value) -> Vec<(u64, String, Vec<String>)> {
     results
@@ -235,27 +256,16 @@ async fn a_queued_import_runs_in_the_background_and_its_failed_rows_come_back_as
     assert_eq!(payload["job"]["importJob"]["created"], 2);
 
     // JSON pages: every row exactly once, in order.
-    let mut seen = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (status, page) = get_json(
-            &app,
-            &key,
-            &format!("/v1/imports/{id}/results?limit=3&cursor={cursor}"),
-        )
-        .await;
-        assert_eq!(status, 200, "{page}");
-        for r in page["data"]["results"].as_array().expect("results") {
-            seen.push((
+    let seen: Vec<(i64, String)> = all_results(&app, &key, &id, "", 3)
+        .await
+        .iter()
+        .map(|r| {
+            (
                 r["row"].as_i64().expect("row"),
                 r["code"].as_str().expect("code").to_owned(),
-            ));
-        }
-        match page["data"]["nextCursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => break,
-        }
-    }
+            )
+        })
+        .collect();
     let codes: Vec<(i64, &str)> = seen.iter().map(|(r, c)| (*r, c.as_str())).collect();
     assert_eq!(
         codes,
@@ -676,23 +686,9 @@ async fn leads_created_while_an_import_runs_are_duplicates_either_way() {
 
     // The rows the API got to first, and only those, failed as duplicates.
     let mut failed = std::collections::BTreeSet::new();
-    let mut cursor = String::new();
-    loop {
-        let (status, page) = get_json(
-            &app,
-            &key,
-            &format!("/v1/imports/{id}/results?status=FAILED&limit=500&cursor={cursor}"),
-        )
-        .await;
-        assert_eq!(status, 200, "{page}");
-        for r in page["data"]["results"].as_array().expect("results") {
-            assert_eq!(r["code"], "duplicate", "{r}");
-            failed.insert(usize::try_from(r["row"].as_u64().expect("row")).expect("row"));
-        }
-        match page["data"]["nextCursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => break,
-        }
+    for r in all_results(&app, &key, &id, "status=FAILED", 500).await {
+        assert_eq!(r["code"], "duplicate", "{r}");
+        failed.insert(usize::try_from(r["row"].as_u64().expect("row")).expect("row"));
     }
     assert_eq!(failed, by_api);
     assert_eq!(job["created"].as_u64(), Some((ROWS - by_api.len()) as u64));
