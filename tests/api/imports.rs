@@ -80,6 +80,21 @@ async fn all_results(app: &TestApp, key: &str, id: &str, query: &str, limit: u32
     }
 }
 
+/// The per-row results of a waited import (`wait=true`) of `file`.
+async fn waited_results(app: &TestApp, key: &str, query: &str, file: &'static str) -> Vec<Value> {
+    let (status, body) = post_csv(app, key, &format!("{query}&wait=true"), file).await;
+    assert_eq!(status, 207, "{body}");
+    body["data"]["results"].as_array().expect("results").clone()
+}
+
+/// The `code` of each result.
+fn codes(results: &[Value]) -> Vec<&str> {
+    results
+        .iter()
+        .map(|r| r["code"].as_str().unwrap_or_default())
+        .collect()
+}
+
 /// (status, code, fields of the errors) per row.
 fn outcomes(results: &Value) -> Vec<(u64, String, Vec<String>)> {
     results
@@ -502,19 +517,13 @@ async fn duplicates_across_chunks_follow_on_duplicate() {
         b@example.com,B,One,,\n\
         B@Example.com,B,Two,,Acme\n\
         a@example.com,A,Three,(415) 555-0001,Other\n";
-    let (status, body) = post_csv(&app, &key, "market=US&onDuplicate=update&wait=true", file).await;
-    assert_eq!(status, 207, "{body}");
-    let results = body["data"]["results"].as_array().expect("results");
-    let codes: Vec<&str> = results
-        .iter()
-        .map(|r| r["code"].as_str().unwrap_or_default())
-        .collect();
+    let results = waited_results(&app, &key, "market=US&onDuplicate=update", file).await;
     assert_eq!(
-        codes,
+        codes(&results),
         [
             "created", "updated", "updated", "created", "updated", "updated"
         ],
-        "{body}"
+        "{results:?}"
     );
     let a = results[0]["id"].as_str().expect("id of a");
     let b = results[3]["id"].as_str().expect("id of b");
@@ -561,15 +570,9 @@ async fn duplicates_across_chunks_follow_on_duplicate() {
         d@example.com,D,One\n\
         e@example.com,E,One\n\
         c@example.com,C,Three\n";
-    let (status, body) = post_csv(&app, &key, "market=US&wait=true", file).await;
-    assert_eq!(status, 207, "{body}");
-    let results = body["data"]["results"].as_array().expect("results");
-    let codes: Vec<&str> = results
-        .iter()
-        .map(|r| r["code"].as_str().unwrap_or_default())
-        .collect();
+    let results = waited_results(&app, &key, "market=US", file).await;
     assert_eq!(
-        codes,
+        codes(&results),
         [
             "created",
             "duplicate",
@@ -578,7 +581,7 @@ async fn duplicates_across_chunks_follow_on_duplicate() {
             "created",
             "duplicate"
         ],
-        "{body}"
+        "{results:?}"
     );
     let c = results[0]["id"].as_str().expect("id of c");
     for (row, id) in [(1, old.as_str()), (2, c), (5, c)] {
