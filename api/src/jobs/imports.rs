@@ -129,7 +129,8 @@ pub async fn run(ctx: &JobContext, job: job::Model, lease: &Lease) -> Result<(),
         analyzing: None,
         ids: IdReserve::new(
             chunk_rows,
-            job.total_rows.map(|total| total - job.processed_rows),
+            job.total_rows
+                .map(|total| usize::try_from(total - job.processed_rows).unwrap_or(0)),
         ),
     };
     let mut fatal = None;
@@ -378,11 +379,11 @@ struct IdReserve {
     batch: usize,
     /// Ids that may still be needed (drawn ones included): the rows left,
     /// when the job counted them.
-    left: Option<i64>,
+    left: Option<usize>,
 }
 
 impl IdReserve {
-    fn new(batch: usize, left: Option<i64>) -> Self {
+    fn new(batch: usize, left: Option<usize>) -> Self {
         Self {
             ready: VecDeque::new(),
             refill: None,
@@ -406,13 +407,12 @@ impl IdReserve {
             self.ready.extend(drawn);
         }
         let ids = self.ready.drain(..n).collect();
-        let taken = i64::try_from(n).unwrap_or(i64::MAX);
-        self.left = self.left.map(|left| left.saturating_sub(taken));
-        let wanted = self.batch.saturating_sub(self.ready.len());
-        let undrawn = self.left.map_or(i64::MAX, |left| {
-            left.saturating_sub(i64::try_from(self.ready.len()).unwrap_or(i64::MAX))
-        });
-        let batch = wanted.min(usize::try_from(undrawn).unwrap_or(0));
+        self.left = self.left.map(|left| left.saturating_sub(n));
+        // Up to a chunk's worth in reserve, never more than may be needed.
+        let undrawn = self
+            .left
+            .map_or(usize::MAX, |left| left.saturating_sub(self.ready.len()));
+        let batch = self.batch.saturating_sub(self.ready.len()).min(undrawn);
         if self.refill.is_none() && batch > 0 {
             let db = db.clone();
             self.refill = Some(tokio::spawn(async move {
