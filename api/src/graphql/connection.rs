@@ -3,7 +3,7 @@
 
 use async_graphql::{
     Context, Object, OutputType, Result,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, CursorType, Edge, EmptyFields},
 };
 use entity::{
     api_key, audit_event, dedupe_cluster, import_row, job, lead, lead_transition, team, user,
@@ -14,12 +14,30 @@ use sea_orm::{EntityTrait, PaginatorTrait, Select};
 use super::{context::Ctx, errors::GqlResult};
 use crate::store::{
     PageArgs, PageRequest, PageResult,
-    cursor::CursorValue,
+    cursor::{Cursor, CursorValue, InvalidCursor},
     page::{Direction, Sort},
 };
 
 /// A connection of `N` with `totalCount`.
-pub type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
+pub type Conn<N> = Connection<EdgeCursor, N, TotalCount, EmptyFields>;
+
+/// An edge's cursor: its row's position, encoded only when the response
+/// reads it (`edges.cursor`, `pageInfo.startCursor`, `pageInfo.endCursor`).
+/// A page read through `nodes` encodes two cursors instead of one per row
+/// (each a JSON document in base64).
+pub struct EdgeCursor(Cursor);
+
+impl CursorType for EdgeCursor {
+    type Error = InvalidCursor;
+
+    fn decode_cursor(s: &str) -> Result<Self, InvalidCursor> {
+        Cursor::decode(s).map(Self)
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.0.encode()
+    }
+}
 
 /// The filtered (unpaged) query a `totalCount` counts.
 pub enum CountQuery {
@@ -126,7 +144,7 @@ where
         .into_iter()
         .map(|m| {
             let (value, id) = key(&m);
-            Edge::new(sort.cursor_of(value, id).encode(), node(m))
+            Edge::new(EdgeCursor(sort.cursor_of(value, id)), node(m))
         })
         .collect();
     conn

@@ -4,6 +4,8 @@
 //! A cursor holds the row's values, not its position, so it stays valid when rows
 //! are inserted or deleted (including the row itself) between pages.
 
+use std::borrow::Cow;
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,7 +36,7 @@ impl From<CursorValue> for sea_orm::Value {
 pub struct Cursor {
     /// The ordering tag (`created_at:desc`, `id`, ...).
     #[serde(rename = "o")]
-    pub order: String,
+    pub order: Cow<'static, str>,
     #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
     pub value: Option<CursorValue>,
     #[serde(rename = "i")]

@@ -6,6 +6,8 @@
 //! row tells whether another page follows in the paging direction; a `LIMIT 1`
 //! probe on the other side of the cursor answers the opposite direction.
 
+use std::borrow::Cow;
+
 use sea_orm::{
     ColumnTrait, ColumnType, ConnectionTrait, EntityTrait, ExprTrait, Order, QueryFilter,
     QueryOrder, QuerySelect, Select, sea_query::Expr,
@@ -302,7 +304,7 @@ impl<E: EntityTrait> Sort<E> {
     /// The cursor of a row in this ordering.
     pub fn cursor_of(&self, value: Option<CursorValue>, id: i64) -> Cursor {
         Cursor {
-            order: self.tag.to_owned(),
+            order: Cow::Borrowed(self.tag),
             value,
             id,
         }
