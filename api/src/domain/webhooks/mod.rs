@@ -27,6 +27,9 @@ pub use deliveries::redeliver;
 pub use endpoints::{
     EndpointChanges, NewEndpoint, create_endpoint, delete_endpoint, update_endpoint,
 };
+/// A delivery as the outbox builds it, for the dispatcher's tests.
+#[cfg(test)]
+pub(crate) use outbox::delivery;
 pub use outbox::{emit, emit_job, emit_lead, emit_leads, emit_status_changed};
 pub use payload::EventData;
 

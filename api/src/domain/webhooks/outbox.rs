@@ -96,7 +96,7 @@ pub(super) fn pending(
 
 /// A new delivery to `endpoint_id` of the event `(id, type)` of a tenant
 /// and environment, due now.
-fn delivery(
+pub(crate) fn delivery(
     endpoint_id: i64,
     (tenant_id, environment): (i64, Environment),
     (event_id, event_type): (i64, String),

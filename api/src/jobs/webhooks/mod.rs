@@ -8,13 +8,16 @@
 //! instance skips a leased row; if the sender crashes, the lease runs out and
 //! the delivery is retried: at least once, never silently lost. A result is
 //! recorded only if the delivery's attempt count is still the one seen at the
-//! claim, so a sender that outlived its lease cannot overwrite a newer outcome.
+//! claim. A sender that outlived its lease, after another instance already
+//! attempted the delivery, is late: it records nothing (neither the delivery's
+//! state nor an attempt row, whose number another attempt owns) and logs a
+//! warning, so it cannot overwrite a newer outcome.
 
 mod send;
 
 use std::collections::HashMap;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use entity::{
     WebhookDeliveryStatus, webhook_delivery, webhook_delivery_attempt, webhook_endpoint,
     webhook_event,
@@ -195,7 +198,9 @@ impl Dispatcher {
         self.record(&delivery, outcome).await
     }
 
-    /// Stores the attempt and the delivery's next state.
+    /// Stores the attempt and the delivery's next state, unless the result is
+    /// late (the delivery's attempt count moved on since the claim): then it
+    /// stores nothing and logs a warning.
     async fn record(
         &self,
         delivery: &webhook_delivery::Model,
@@ -216,20 +221,9 @@ impl Dispatcher {
             }
         };
         let txn = store::begin_write(&self.db).await?;
-        webhook_delivery_attempt::ActiveModel {
-            id: NotSet,
-            delivery_id: Set(delivery.id),
-            number: Set(number),
-            started_at: Set(outcome.started_at),
-            duration_ms: Set(outcome.duration_ms),
-            response_status: Set(outcome.response_status),
-            response_body_excerpt: Set(outcome.excerpt.clone()),
-            error: Set(outcome.error.clone()),
-            succeeded: Set(succeeded),
-        }
-        .insert(&txn)
-        .await?;
-        webhook_delivery::Entity::update_many()
+        // The conditional update first: it decides whether this result is still
+        // ours to record (and, on PostgreSQL, locks the row for the insert).
+        let updated = webhook_delivery::Entity::update_many()
             .col_expr(
                 webhook_delivery::Column::Status,
                 Expr::value(status.to_value()),
@@ -246,24 +240,243 @@ impl Dispatcher {
             )
             .col_expr(
                 webhook_delivery::Column::ResponseBodyExcerpt,
-                Expr::value(outcome.excerpt),
+                Expr::value(outcome.excerpt.clone()),
             )
-            .col_expr(webhook_delivery::Column::Error, Expr::value(outcome.error))
+            .col_expr(
+                webhook_delivery::Column::Error,
+                Expr::value(outcome.error.clone()),
+            )
             .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
             .filter(webhook_delivery::Column::Id.eq(delivery.id))
             .filter(webhook_delivery::Column::Attempts.eq(delivery.attempts))
             .exec(&txn)
             .await?;
+        if updated.rows_affected == 0 {
+            // Late: attempt `number` belongs to another instance's attempt.
+            txn.rollback().await?;
+            tracing::warn!(
+                webhook_delivery.id = delivery.id,
+                attempt = number,
+                http.status = outcome.response_status,
+                error = outcome.error.as_deref(),
+                ok = succeeded,
+                "late webhook result not recorded: the delivery's lease had run out \
+                 and another attempt superseded this one"
+            );
+            return Ok(());
+        }
+        webhook_delivery_attempt::ActiveModel {
+            id: NotSet,
+            delivery_id: Set(delivery.id),
+            number: Set(number),
+            started_at: Set(outcome.started_at),
+            duration_ms: Set(outcome.duration_ms),
+            response_status: Set(outcome.response_status),
+            response_body_excerpt: Set(outcome.excerpt),
+            error: Set(outcome.error),
+            succeeded: Set(succeeded),
+        }
+        .insert(&txn)
+        .await?;
         txn.commit().await
     }
 
-    /// Ends a delivery without an attempt.
+    /// Ends a delivery without an attempt, under the same condition as
+    /// [`Dispatcher::record`]: only while its attempt count is the one seen at
+    /// the claim. A late sender finding the endpoint gone must not turn a
+    /// newer outcome (say, a success) into `GIVEN_UP`.
     async fn give_up(&self, delivery: &webhook_delivery::Model, why: &str) -> Result<(), DbErr> {
-        let mut am: webhook_delivery::ActiveModel = delivery.clone().into();
-        am.status = Set(WebhookDeliveryStatus::GivenUp);
-        am.next_attempt_at = Set(None);
-        am.error = Set(Some(why.to_owned()));
-        am.updated_at = Set(clock::now());
-        am.update(&self.db).await.map(|_| ())
+        let updated = webhook_delivery::Entity::update_many()
+            .col_expr(
+                webhook_delivery::Column::Status,
+                Expr::value(WebhookDeliveryStatus::GivenUp.to_value()),
+            )
+            .col_expr(
+                webhook_delivery::Column::NextAttemptAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(webhook_delivery::Column::Error, Expr::value(why))
+            .col_expr(
+                webhook_delivery::Column::UpdatedAt,
+                Expr::value(clock::now()),
+            )
+            .filter(webhook_delivery::Column::Id.eq(delivery.id))
+            .filter(webhook_delivery::Column::Attempts.eq(delivery.attempts))
+            .exec(&self.db)
+            .await?;
+        if updated.rows_affected == 0 {
+            tracing::warn!(
+                webhook_delivery.id = delivery.id,
+                why,
+                "late give-up not recorded: the delivery's lease had run out and \
+                 another attempt superseded this one"
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::Environment;
+
+    use super::*;
+    use crate::domain::tenants::{TenantSpec, create_tenant};
+
+    /// A migrated SQLite database with one pending delivery, and a dispatcher
+    /// on it. The temp dir must outlive the test.
+    async fn one_delivery() -> (tempfile::TempDir, Dispatcher, webhook_delivery::Model) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let db = crate::startup::migrate(&url).await.expect("migrate");
+        let tenant_id = create_tenant(
+            &db,
+            TenantSpec {
+                name: "acme".into(),
+                plan: "enterprise".into(),
+                markets: vec!["US".into()],
+                owner_email: "owner@acme.example".into(),
+                environments: vec![Environment::Live],
+            },
+        )
+        .await
+        .expect("tenant")
+        .tenant
+        .id;
+        let now = clock::now();
+        let endpoint = webhook_endpoint::ActiveModel {
+            id: NotSet,
+            tenant_id: Set(tenant_id),
+            environment: Set(Environment::Live),
+            url: Set("https://hooks.example/in".into()),
+            description: Set(None),
+            event_types: Set(String::new()),
+            secret: Set("whsec_test".into()),
+            enabled: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted_at: Set(None),
+        }
+        .insert(&db)
+        .await
+        .expect("endpoint");
+        let event = webhook_event::ActiveModel {
+            id: NotSet,
+            tenant_id: Set(tenant_id),
+            environment: Set(Environment::Live),
+            event_type: Set("lead.created".into()),
+            payload: Set("{}".into()),
+            created_at: Set(now),
+        }
+        .insert(&db)
+        .await
+        .expect("event");
+        let delivery = crate::domain::webhooks::delivery(
+            endpoint.id,
+            (tenant_id, Environment::Live),
+            (event.id, event.event_type.clone()),
+            now,
+        )
+        .insert(&db)
+        .await
+        .expect("delivery");
+        let codec = IdCodec::new(None).expect("codec");
+        let dispatcher = Dispatcher::new(db, codec, Settings::default()).expect("dispatcher");
+        (dir, dispatcher, delivery)
+    }
+
+    fn answered(status: i32) -> Outcome {
+        Outcome {
+            started_at: clock::now(),
+            duration_ms: 5,
+            response_status: Some(status),
+            excerpt: Some(format!("answer {status}")),
+            error: None,
+        }
+    }
+
+    async fn state(
+        d: &Dispatcher,
+        id: i64,
+    ) -> (
+        webhook_delivery::Model,
+        Vec<webhook_delivery_attempt::Model>,
+    ) {
+        let delivery = webhook_delivery::Entity::find_by_id(id)
+            .one(&d.db)
+            .await
+            .expect("read delivery")
+            .expect("delivery exists");
+        let attempts = webhook_delivery_attempt::Entity::find()
+            .filter(webhook_delivery_attempt::Column::DeliveryId.eq(id))
+            .order_by_asc(webhook_delivery_attempt::Column::Id)
+            .all(&d.db)
+            .await
+            .expect("read attempts");
+        (delivery, attempts)
+    }
+
+    #[tokio::test]
+    async fn a_result_in_time_is_recorded_as_the_next_attempt() {
+        let (_dir, d, claimed) = one_delivery().await;
+        d.record(&claimed, answered(503)).await.expect("record");
+        let (delivery, attempts) = state(&d, claimed.id).await;
+        assert_eq!(delivery.attempts, 1);
+        assert_eq!(delivery.status, WebhookDeliveryStatus::Failed);
+        assert_eq!(delivery.response_status, Some(503));
+        assert!(delivery.next_attempt_at.is_some());
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].number, 1);
+        assert!(!attempts[0].succeeded);
+    }
+
+    #[tokio::test]
+    async fn a_late_result_records_nothing_after_another_attempt_superseded_it() {
+        let (_dir, d, claimed) = one_delivery().await;
+        // This sender's lease ran out; another instance claimed the delivery
+        // (seeing the same count) and recorded its attempt first...
+        d.record(&claimed, answered(200)).await.expect("record");
+        let before = state(&d, claimed.id).await;
+        assert_eq!(before.0.attempts, 1);
+        assert_eq!(before.1.len(), 1);
+        // ...then this sender's result arrives, with the count seen at its claim.
+        d.record(&claimed, answered(503))
+            .await
+            .expect("late record");
+        let after = state(&d, claimed.id).await;
+        assert_eq!(after, before, "the late result changed nothing");
+        assert_eq!(after.1[0].number, 1);
+        assert!(after.1[0].succeeded);
+        assert_eq!(after.0.status, WebhookDeliveryStatus::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn giving_up_ends_a_delivery_only_while_the_claim_is_current() {
+        let (_dir, d, claimed) = one_delivery().await;
+        // Late: another instance's attempt succeeded since this claim.
+        d.record(&claimed, answered(200)).await.expect("record");
+        let before = state(&d, claimed.id).await;
+        d.give_up(&claimed, "the endpoint was deleted or disabled")
+            .await
+            .expect("late give-up");
+        assert_eq!(
+            state(&d, claimed.id).await,
+            before,
+            "a late give-up changed nothing"
+        );
+
+        // In time: the delivery ends as given up, without an attempt.
+        let (_dir, d, claimed) = one_delivery().await;
+        d.give_up(&claimed, "the endpoint was deleted or disabled")
+            .await
+            .expect("give up");
+        let (delivery, attempts) = state(&d, claimed.id).await;
+        assert_eq!(delivery.status, WebhookDeliveryStatus::GivenUp);
+        assert_eq!(delivery.next_attempt_at, None);
+        assert_eq!(
+            delivery.error.as_deref(),
+            Some("the endpoint was deleted or disabled")
+        );
+        assert!(attempts.is_empty());
     }
 }
