@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 
 use crate::{
     auth::{assert_unauthenticated, create_key_with_id},
-    helpers::{Answer, Seed, TestApp, database_url, seed_tenant, spawn_app, spawn_app_with},
+    helpers::{
+        Answer, Seed, TestApp, TestDatabase, seed_tenant, spawn_app, spawn_app_with, test_database,
+    },
     scopes::assert_refused,
 };
 
@@ -303,7 +305,8 @@ fn hash_of(key: &str) -> String {
 
 #[tokio::test]
 async fn a_scope_change_takes_effect_at_once() {
-    let (url, _dir) = database_url().await;
+    let test_db = test_database().await;
+    let url = test_db.url.clone();
     let server = start(
         &url,
         &ServeArgs {
@@ -345,7 +348,8 @@ async fn a_scope_change_takes_effect_at_once() {
 
 #[tokio::test]
 async fn a_plan_change_takes_effect_at_once() {
-    let (url, _dir) = database_url().await;
+    let test_db = test_database().await;
+    let url = test_db.url.clone();
     let server = start(
         &url,
         &ServeArgs {
@@ -392,11 +396,13 @@ struct Pair {
     b: Server,
     seed: Seed,
     client: reqwest::Client,
-    _dir: Option<tempfile::TempDir>,
+    /// Last: dropped (with the PostgreSQL database) after both servers.
+    _db: TestDatabase,
 }
 
 async fn pair(args: ServeArgs) -> Pair {
-    let (url, dir) = database_url().await;
+    let test_db = test_database().await;
+    let url = test_db.url.clone();
     let a = start(&url, &args).await;
     let b = start(&url, &args).await;
     let seed = seed_tenant(&a.db, &IdCodec::new(None).expect("codec"), "acme", &["US"]).await;
@@ -405,7 +411,7 @@ async fn pair(args: ServeArgs) -> Pair {
         b,
         seed,
         client: reqwest::Client::new(),
-        _dir: dir,
+        _db: test_db,
     }
 }
 

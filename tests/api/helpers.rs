@@ -1,8 +1,9 @@
 //! Test harness: the real server on a random port, a fresh database per test
 //! (a SQLite file in a temp dir, or a new PostgreSQL database when
-//! `TEST_DATABASE_URL` is set), a seeded tenant and a real HTTP client.
+//! `TEST_DATABASE_URL` is set; either is removed when the test's [`TestApp`]
+//! is dropped), a seeded tenant and a real HTTP client.
 
-use std::sync::Once;
+use std::{sync::Once, time::Duration};
 
 use entity::Environment;
 use leadgraph::{
@@ -11,7 +12,7 @@ use leadgraph::{
     ids::{IdCodec, NodeType},
     startup::App,
 };
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 
 static TRACING: Once = Once::new();
@@ -34,9 +35,10 @@ pub struct TestApp {
     pub acme: Seed,
     /// The database the server uses (kept for [`TestApp::restart_with`]).
     pub database_url: String,
-    _dir: Option<tempfile::TempDir>,
     /// The running server; dropping it stops the server.
     server: Option<Running>,
+    /// Dropped last: removes the database (see [`TestDatabase`]).
+    _database: TestDatabase,
 }
 
 /// A server task and the switch that stops it.
@@ -124,7 +126,67 @@ impl Answer {
     }
 }
 
-pub async fn database_url() -> (String, Option<tempfile::TempDir>) {
+/// A fresh database for one test: a SQLite file in a temp dir, or, when
+/// `TEST_DATABASE_URL` (an admin URL) is set, a new PostgreSQL database
+/// `lg_test_<uuid>`. Dropping it removes the database (best effort), so keep it
+/// alive as long as anything uses [`TestDatabase::url`].
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    _postgres: Option<DropDatabase>,
+}
+
+/// Drops a PostgreSQL test database when dropped.
+struct DropDatabase {
+    admin: String,
+    name: String,
+}
+
+/// `DROP DATABASE … WITH (FORCE)` (PostgreSQL 13+): the server under test may
+/// still hold pooled connections, which this ends.
+async fn drop_database(admin: &str, name: &str) -> Result<(), sea_orm::DbErr> {
+    let mut options = ConnectOptions::new(admin);
+    options.max_connections(1).sqlx_logging(false);
+    let conn = Database::connect(options).await?;
+    let dropped = conn
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
+    conn.close().await.ok();
+    dropped.map(|_| ())
+}
+
+impl Drop for DropDatabase {
+    /// Runs on a thread of its own with its own runtime: `drop` is sync, and is
+    /// often called on the test's runtime, which must not be blocked on. Never
+    /// panics; a failure is a warning on stderr.
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("drop {name}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("starting a runtime: {e}"))?;
+                runtime.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(30), drop_database(&admin, &name))
+                        .await
+                        .map_err(|_| "timed out after 30 s".to_owned())?
+                        .map_err(|e| e.to_string())
+                })
+            });
+        let why = match spawned.map(std::thread::JoinHandle::join) {
+            Ok(Ok(Ok(()))) => return,
+            Ok(Ok(Err(why))) => why,
+            Ok(Err(_)) => "the dropping thread panicked".to_owned(),
+            Err(e) => format!("starting a thread: {e}"),
+        };
+        eprintln!("warning: could not drop test database {}: {why}", self.name);
+    }
+}
+
+/// Creates the database for one test (see [`TestDatabase`]).
+pub async fn test_database() -> TestDatabase {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin) if !admin.is_empty() => {
             let name = format!("lg_test_{}", uuid::Uuid::new_v4().simple());
@@ -139,12 +201,20 @@ pub async fn database_url() -> (String, Option<tempfile::TempDir>) {
                 .rsplit_once('/')
                 .map_or(admin.as_str(), |(b, _)| b)
                 .to_owned();
-            (format!("{base}/{name}"), None)
+            TestDatabase {
+                url: format!("{base}/{name}"),
+                _dir: None,
+                _postgres: Some(DropDatabase { admin, name }),
+            }
         }
         _ => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-            (url, Some(dir))
+            TestDatabase {
+                url,
+                _dir: Some(dir),
+                _postgres: None,
+            }
         }
     }
 }
@@ -206,7 +276,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
             leadgraph::telemetry::init(leadgraph::config::LogFormat::Text);
         }
     });
-    let (url, dir) = database_url().await;
+    let database = test_database().await;
+    let url = database.url.clone();
     let (db, port, server) = start(&url, configure).await;
     let codec = IdCodec::new(None).expect("codec");
     let acme = seed_tenant(&db, &codec, "acme", &["US", "IN"]).await;
@@ -217,8 +288,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
         codec,
         acme,
         database_url: url,
-        _dir: dir,
         server: Some(server),
+        _database: database,
     }
 }
 

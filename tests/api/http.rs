@@ -98,7 +98,8 @@ async fn every_pooled_sqlite_connection_is_configured() {
 /// database: both migrate it (one waits for the other) and both serve.
 #[tokio::test]
 async fn instances_starting_together_on_a_new_database_both_come_up() {
-    let (url, _dir) = crate::helpers::database_url().await;
+    let test_db = crate::helpers::test_database().await;
+    let url = test_db.url.clone();
     let args = leadgraph::config::ServeArgs {
         bind: "127.0.0.1:0".into(),
         ..leadgraph::config::ServeArgs::default()

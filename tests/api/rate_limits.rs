@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use leadgraph::{config::ServeArgs, ids::IdCodec, startup::App};
 use serde_json::{Value, json};
 
-use crate::helpers::{database_url, lead_input, seed_tenant_on_plan, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestDatabase, lead_input, seed_tenant_on_plan, spawn_app, spawn_app_with, test_database,
+};
 
 const HEADERS: [&str; 5] = [
     "x-ratelimit-limit",
@@ -25,12 +27,14 @@ struct Cluster {
     live: String,
     sandbox: String,
     client: reqwest::Client,
-    _dir: Option<tempfile::TempDir>,
     _stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Last: dropped (with the PostgreSQL database) after the instances stop.
+    _db: TestDatabase,
 }
 
 async fn cluster(instances: usize, plan: &str, args: ServeArgs) -> Cluster {
-    let (url, dir) = database_url().await;
+    let test_db = test_database().await;
+    let url = test_db.url.clone();
     let mut bases = Vec::new();
     let mut stops = Vec::new();
     let mut db = None;
@@ -59,8 +63,8 @@ async fn cluster(instances: usize, plan: &str, args: ServeArgs) -> Cluster {
         live: seed.live,
         sandbox: seed.sandbox,
         client: reqwest::Client::new(),
-        _dir: dir,
         _stops: stops,
+        _db: test_db,
     }
 }
 
