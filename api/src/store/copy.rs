@@ -65,6 +65,10 @@ impl CopyTxn {
     /// Inserts `models` with one `COPY` of the columns the first model has a
     /// value for (set or unchanged); every model must have the same ones.
     /// Returns the rows copied.
+    ///
+    /// The rows are sent in slices of about [`COPY_SLICE_BYTES`] as they are
+    /// encoded, so PostgreSQL inserts the first rows while the server encodes
+    /// the next ones (one core each) instead of waiting for the whole chunk.
     pub async fn copy_insert<A: ActiveModelTrait>(&self, models: &[A]) -> Result<u64, DbErr> {
         let Some(first) = models.first() else {
             return Ok(0);
@@ -81,35 +85,43 @@ impl CopyTxn {
             <A::Entity as Default>::default().table_name(),
             names.join(", ")
         );
-        let mut data = String::with_capacity(models.len() * 256);
-        for model in models {
+        let mut tx = self.tx.lock().await;
+        let mut copy = tx.copy_in_raw(&statement).await.map_err(exec_err)?;
+        let mut data = String::with_capacity(COPY_SLICE_BYTES + COPY_SLICE_BYTES / 4);
+        for (n, model) in models.iter().enumerate() {
             for (i, column) in columns.iter().enumerate() {
                 if i > 0 {
                     data.push('\t');
                 }
-                match model.get(*column).into_value() {
-                    Some(value) => push_value(&mut data, &value)?,
-                    None => {
-                        return Err(DbErr::Custom(format!(
-                            "COPY into {statement}: a row does not set {}",
-                            column.as_str()
-                        )));
-                    }
+                let encoded = match model.get(*column).into_value() {
+                    Some(value) => push_value(&mut data, &value),
+                    None => Err(DbErr::Custom(format!(
+                        "COPY into {statement}: a row does not set {}",
+                        column.as_str()
+                    ))),
+                };
+                if let Err(err) = encoded {
+                    // The connection is left mid-copy otherwise; the
+                    // transaction is rolled back either way.
+                    let _ = copy.abort("a row could not be encoded").await;
+                    return Err(err);
                 }
             }
             data.push('\n');
-        }
-        let mut tx = self.tx.lock().await;
-        let mut copy = tx.copy_in_raw(&statement).await.map_err(exec_err)?;
-        if let Err(err) = copy.send(data.as_bytes()).await {
-            // The connection is left mid-copy otherwise; the transaction is
-            // rolled back either way.
-            let _ = copy.abort("sending the rows failed").await;
-            return Err(exec_err(err));
+            if data.len() >= COPY_SLICE_BYTES || n + 1 == models.len() {
+                if let Err(err) = copy.send(data.as_bytes()).await {
+                    let _ = copy.abort("sending the rows failed").await;
+                    return Err(exec_err(err));
+                }
+                data.clear();
+            }
         }
         copy.finish().await.map_err(exec_err)
     }
 }
+
+/// About how many bytes of rows [`CopyTxn::copy_insert`] sends at a time.
+const COPY_SLICE_BYTES: usize = 64 * 1024;
 
 /// Writes `value` as a field of `COPY`'s text format: `\N` for NULL,
 /// backslash escapes for backslash, tab, newline and carriage return.
