@@ -204,11 +204,11 @@ where
     let max_rows = limits.max_rows;
     let counter = tokio::task::spawn_blocking(move || count_rows(reader, &options, max_rows));
     let mut tx = Some(tx);
-    let (pieces, writer) = spawn_piece_writer(db.clone(), job_id);
     let mut piece = BytesMut::with_capacity(PIECE_BYTES);
+    let mut seq = 0i32;
     let mut total: u64 = 0;
     let mut failure: Option<DomainError> = None;
-    'body: while let Some(next) = body.next().await {
+    while let Some(next) = body.next().await {
         let bytes = match next {
             Ok(b) => b,
             Err(e) => {
@@ -236,66 +236,38 @@ where
         piece.extend_from_slice(&bytes);
         while piece.len() >= PIECE_BYTES {
             let full = piece.split_to(PIECE_BYTES).freeze();
-            if pieces.send(full).await.is_err() {
-                // The writer stopped on an error: awaiting it below says which.
-                break 'body;
-            }
+            put_piece(db, job_id, seq, full).await?;
+            seq += 1;
         }
     }
     drop(tx);
-    let counted = match counter.await {
-        Ok(counted) => counted,
-        Err(e) => Err(DomainError::Internal(anyhow::anyhow!("row counter: {e}"))),
-    };
-    let complete = failure.is_none() && counted.is_ok();
-    if complete && !piece.is_empty() {
-        // A send fails only when the writer stopped, whose error comes next.
-        let _ = pieces.send(piece.freeze()).await;
-    }
-    // The writer is awaited on every path, so no piece lands after a discard.
-    drop(pieces);
-    let written = match writer.await {
-        Ok(written) => written,
-        Err(e) => Err(DomainError::Internal(anyhow::anyhow!("file writer: {e}"))),
-    };
+    let counted = counter
+        .await
+        .map_err(|e| DomainError::Internal(anyhow::anyhow!("row counter: {e}")))?;
     if let Some(err) = failure {
         return Err(err);
     }
     let counted = counted?;
-    written?;
+    if !piece.is_empty() {
+        put_piece(db, job_id, seq, piece.freeze()).await?;
+    }
     Ok((counted, total))
 }
 
-/// Pieces queued for the writer while it stores one: the body keeps arriving
-/// (and being counted) while the database writes the piece before.
-const PIECES_QUEUED: usize = 2;
-
-/// Stores the pieces sent to it in order, numbering them from 0, on a task of
-/// its own, until the sender is dropped or an insert fails (it then stops and
-/// returns the error; the sender sees its channel closed).
-fn spawn_piece_writer(
-    db: DatabaseConnection,
+async fn put_piece(
+    db: &DatabaseConnection,
     job_id: i64,
-) -> (
-    tokio::sync::mpsc::Sender<Bytes>,
-    tokio::task::JoinHandle<Result<(), DomainError>>,
-) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIECES_QUEUED);
-    let writer = tokio::spawn(async move {
-        let mut seq = 0i32;
-        while let Some(data) = rx.recv().await {
-            job_file::ActiveModel {
-                job_id: Set(job_id),
-                seq: Set(seq),
-                data: Set(data.to_vec()),
-            }
-            .insert(&db)
-            .await?;
-            seq += 1;
-        }
-        Ok(())
-    });
-    (tx, writer)
+    seq: i32,
+    data: Bytes,
+) -> Result<(), DomainError> {
+    job_file::ActiveModel {
+        job_id: Set(job_id),
+        seq: Set(seq),
+        data: Set(data.to_vec()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 /// Deletes a failed upload (best effort: a leftover is invisible and harmless).
