@@ -1,4 +1,6 @@
-//! `import_rows`: the result of every row of an import.
+//! `import_rows`: the result of each row of an import that did not create a
+//! lead; rows that did are stored as runs in `import_row_runs` (jobs imported
+//! before that table have every row here).
 
 use sea_orm::entity::prelude::*;
 

@@ -10,6 +10,7 @@ pub mod dedupe_cluster;
 pub mod enums;
 pub mod idempotency_key;
 pub mod import_row;
+pub mod import_row_run;
 pub mod job;
 pub mod job_file;
 pub mod lead;

@@ -14,6 +14,7 @@ mod m20261123_000006_lead_filter_index;
 mod m20261124_000007_live_lead_indexes;
 mod m20261124_000008_job_ran_by;
 mod m20261124_000009_job_files_lz4;
+mod m20261124_000010_import_row_runs;
 
 mod util;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_live_lead_indexes::Migration),
             Box::new(m20261124_000008_job_ran_by::Migration),
             Box::new(m20261124_000009_job_files_lz4::Migration),
+            Box::new(m20261124_000010_import_row_runs::Migration),
         ]
     }
 }

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use entity::{import_row, job, lead};
+use entity::{job, lead};
+use leadgraph::store::import_results;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -618,9 +619,13 @@ async fn an_import_gives_its_leads_ascending_ids_in_row_order() {
         (Some(900), Some(100)),
         "{job}"
     );
-    let ids: Vec<i64> = import_row::Entity::find()
-        .order_by_asc(import_row::Column::RowNumber)
-        .all(&app.db)
+    let job_id = job::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the job")
+        .id;
+    let ids: Vec<i64> = import_results::all(&app.db, job_id)
         .await
         .expect("results")
         .into_iter()
@@ -772,12 +777,25 @@ async fn an_import_killed_in_the_middle_resumes_and_writes_every_row_once() {
         .expect("job");
     assert!(j.attempts >= 2, "the job was resumed by a second claim");
     let leads = lead::Entity::find().count(&app.db).await.expect("count");
-    let results = import_row::Entity::find()
-        .filter(import_row::Column::JobId.eq(job_id))
-        .count(&app.db)
+    // Every row has one result: row numbers 1..=ROWS, none twice.
+    let rows: Vec<i64> = import_results::all(&app.db, job_id)
         .await
-        .expect("count");
-    assert_eq!((leads, results), (ROWS as u64, ROWS as u64));
+        .expect("results")
+        .into_iter()
+        .map(|r| r.row_number)
+        .collect();
+    assert_eq!(leads, ROWS as u64);
+    assert!(
+        rows.iter().copied().eq(1..=ROWS as i64),
+        "{} results, not rows 1..={ROWS} once each",
+        rows.len()
+    );
+    assert_eq!(
+        import_results::count(&app.db, job_id, None)
+            .await
+            .expect("count"),
+        ROWS as u64
+    );
 }
 
 #[tokio::test]
@@ -851,10 +869,17 @@ async fn two_instances_on_one_database_run_each_import_exactly_once() {
     }
     assert!(runners.len() <= 2, "{runners:?}");
     let leads = lead::Entity::find().count(&app.db).await.expect("count");
-    let rows = import_row::Entity::find()
-        .count(&app.db)
-        .await
-        .expect("count");
+    let mut rows = 0;
+    for j in &jobs {
+        let results = import_results::all(&app.db, j.id).await.expect("results");
+        let total = j.total_rows.expect("rows counted");
+        assert!(
+            results.iter().map(|r| r.row_number).eq(1..=total),
+            "job {}: every row's result once",
+            j.id
+        );
+        rows += results.len();
+    }
     assert_eq!((leads, rows), (6_000, 6_000));
 }
 
@@ -981,4 +1006,112 @@ async fn copied_leads_read_back_unchanged_and_a_copied_duplicate_is_a_unique_vio
         .await
         .expect("count");
     assert_eq!(copies, 1);
+}
+
+/// Rows that created leads are stored as runs, the others one by one; the
+/// GraphQL results read them back merged, in row order, page by page in
+/// both directions, with status filters, `totalCount` and the page flags.
+/// Chunks of 7 rows break the runs at chunk ends as well as at other rows.
+#[tokio::test]
+async fn import_results_page_both_ways_across_runs_and_single_rows() {
+    const ROWS: i64 = 40;
+    let app = spawn_app_with(|a| a.jobs.import_chunk_rows = 7).await;
+    let key = app.acme.live.clone();
+    // Row i: invalid when i % 5 == 2, a repeat of row 1 when i % 9 == 0,
+    // else a new lead.
+    let mut file = String::from("email,first name,last name\n");
+    let mut expected: Vec<(i64, &str, Option<String>)> = Vec::new();
+    for i in 1..=ROWS {
+        let (email, status, lead) = if i % 5 == 2 {
+            (format!("bad{i}"), "FAILED", None)
+        } else if i % 9 == 0 {
+            let first = "p1@example.com".to_owned();
+            (first.clone(), "SKIPPED", Some(first))
+        } else {
+            let own = format!("p{i}@example.com");
+            (own.clone(), "CREATED", Some(own))
+        };
+        file.push_str(&format!("{email},First,Last{i}\n"));
+        expected.push((i, status, lead));
+    }
+    let (status, body) = post_csv(&app, &key, "market=US&onDuplicate=skip", file).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["data"]["id"].as_str().expect("job id").to_owned();
+    let job = finished(&app, &key, &id).await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+
+    let query = "query($id: ID!, $first: Int, $after: String, $last: Int, $before: String,
+                       $status: [ImportRowStatus!]) {
+      importJob(id: $id) { results(first: $first, after: $after, last: $last,
+                                   before: $before, status: $status) {
+        totalCount
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        nodes { row status lead { email } } } } }";
+    let node = |n: &Value| {
+        (
+            n["row"].as_i64().expect("row"),
+            n["status"].as_str().expect("status").to_owned(),
+            n["lead"]["email"].as_str().map(str::to_owned),
+        )
+    };
+    for statuses in [
+        None,
+        Some(vec!["CREATED"]),
+        Some(vec!["SKIPPED", "FAILED"]),
+        Some(vec!["FAILED", "CREATED"]),
+    ] {
+        let want: Vec<(i64, String, Option<String>)> = expected
+            .iter()
+            .filter(|(_, s, _)| statuses.as_ref().is_none_or(|f| f.contains(s)))
+            .map(|(r, s, l)| (*r, (*s).to_owned(), l.clone()))
+            .collect();
+        // Forward, 3 at a time.
+        let (mut seen, mut after) = (Vec::new(), Value::Null);
+        for _ in 0..=ROWS {
+            let answer = app
+                .gql(
+                    &key,
+                    query,
+                    json!({ "id": id, "first": 3, "after": after, "status": statuses }),
+                )
+                .await;
+            let page = answer.ok().data("importJob.results").clone();
+            assert_eq!(page["totalCount"], json!(want.len()), "{statuses:?}");
+            let info = &page["pageInfo"];
+            assert_eq!(info["hasPreviousPage"], json!(!after.is_null()), "{info}");
+            seen.extend(page["nodes"].as_array().expect("nodes").iter().map(node));
+            if info["hasNextPage"] != json!(true) {
+                break;
+            }
+            after = info["endCursor"].clone();
+        }
+        assert_eq!(seen, want, "forward, {statuses:?}");
+        // Backward, 4 at a time.
+        let (mut seen, mut before) = (Vec::new(), Value::Null);
+        for _ in 0..=ROWS {
+            let answer = app
+                .gql(
+                    &key,
+                    query,
+                    json!({ "id": id, "last": 4, "before": before, "status": statuses }),
+                )
+                .await;
+            let page = answer.ok().data("importJob.results").clone();
+            let info = &page["pageInfo"];
+            assert_eq!(info["hasNextPage"], json!(!before.is_null()), "{info}");
+            let mut nodes: Vec<_> = page["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .map(node)
+                .collect();
+            nodes.append(&mut seen);
+            seen = nodes;
+            if info["hasPreviousPage"] != json!(true) {
+                break;
+            }
+            before = info["startCursor"].clone();
+        }
+        assert_eq!(seen, want, "backward, {statuses:?}");
+    }
 }

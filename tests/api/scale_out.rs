@@ -11,10 +11,13 @@ use std::{
 };
 
 use entity::{
-    Environment, JobKind, JobStatus, LeadSource, WebhookDeliveryStatus, import_row, job, lead,
+    Environment, JobKind, JobStatus, LeadSource, WebhookDeliveryStatus, job, lead,
     webhook_delivery, webhook_delivery_attempt, webhook_event,
 };
-use leadgraph::{config::ServeArgs, domain::webhooks::payload::event_public_id, startup::App};
+use leadgraph::{
+    config::ServeArgs, domain::webhooks::payload::event_public_id, startup::App,
+    store::import_results,
+};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -414,11 +417,7 @@ async fn two_instances_share_budgets_run_jobs_once_and_deliver_webhooks_once() {
     let import_jobs: Vec<&job::Model> = jobs.iter().filter(|j| j.kind == JobKind::Import).collect();
     assert_eq!(import_jobs.len(), IMPORTS);
     for j in &import_jobs {
-        let rows = import_row::Entity::find()
-            .filter(import_row::Column::JobId.eq(j.id))
-            .count(&db)
-            .await
-            .expect("count");
+        let rows = import_results::count(&db, j.id, None).await.expect("count");
         assert_eq!(
             (
                 j.total_rows,

@@ -6,8 +6,8 @@ use async_graphql::{
     connection::{Connection, CursorType, Edge, EmptyFields},
 };
 use entity::{
-    api_key, audit_event, dedupe_cluster, import_row, job, lead, lead_transition, team, user,
-    webhook_delivery, webhook_endpoint,
+    api_key, audit_event, dedupe_cluster, job, lead, lead_transition, team, user, webhook_delivery,
+    webhook_endpoint,
 };
 use sea_orm::{EntityTrait, PaginatorTrait, Select};
 
@@ -15,6 +15,7 @@ use super::{context::Ctx, errors::GqlResult};
 use crate::store::{
     PageArgs, PageRequest, PageResult,
     cursor::{Cursor, CursorValue, InvalidCursor},
+    import_results,
     page::{Direction, Sort},
 };
 
@@ -50,7 +51,11 @@ pub enum CountQuery {
     WebhookEndpoints(Select<webhook_endpoint::Entity>),
     WebhookDeliveries(Select<webhook_delivery::Entity>),
     Jobs(Select<job::Entity>),
-    ImportRows(Select<import_row::Entity>),
+    /// An import's results (per row and in runs: `store::import_results`).
+    ImportRows {
+        job_id: i64,
+        statuses: Option<Vec<entity::ImportRowStatus>>,
+    },
     DedupeClusters(Select<dedupe_cluster::Entity>),
 }
 
@@ -72,7 +77,9 @@ impl TotalCount {
             CountQuery::WebhookEndpoints(q) => q.clone().count(db).await,
             CountQuery::WebhookDeliveries(q) => q.clone().count(db).await,
             CountQuery::Jobs(q) => q.clone().count(db).await,
-            CountQuery::ImportRows(q) => q.clone().count(db).await,
+            CountQuery::ImportRows { job_id, statuses } => {
+                import_results::count(db, *job_id, statuses.as_deref()).await
+            }
             CountQuery::DedupeClusters(q) => q.clone().count(db).await,
         };
         n.map_err(crate::domain::DomainError::from).gql(ctx)

@@ -19,7 +19,10 @@ use std::collections::{HashMap, VecDeque};
 
 use batch::pipeline::{PreparedRow, RowFailure};
 use bytes::Bytes;
-use entity::{ImportRowStatus, JobStatus, LeadSource, LeadStatus, import_row, job, job_file, lead};
+use entity::{
+    ImportRowStatus, JobStatus, LeadSource, LeadStatus, import_row, import_row_run, job, job_file,
+    lead,
+};
 use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
@@ -423,10 +426,11 @@ impl IdReserve {
     }
 }
 
-/// The results of one chunk and its counters.
+/// The results of one chunk, in row order, and its counters.
 #[derive(Default)]
 struct ChunkResult {
-    rows: Vec<import_row::ActiveModel>,
+    job_id: i64,
+    rows: Vec<import_row::Model>,
     created: i64,
     updated: i64,
     skipped: i64,
@@ -441,14 +445,14 @@ impl ChunkResult {
             ImportRowStatus::Skipped => self.skipped += 1,
             ImportRowStatus::Failed => self.failed += 1,
         }
-        self.rows.push(import_row::ActiveModel {
-            job_id: NotSet,
-            row_number: Set(row_number),
-            status: Set(status),
-            lead_id: Set(lead_id),
-            code: Set(None),
-            errors: Set(None),
-            cells: Set(None),
+        self.rows.push(import_row::Model {
+            job_id: self.job_id,
+            row_number,
+            status,
+            lead_id,
+            code: None,
+            errors: None,
+            cells: None,
         });
     }
 
@@ -475,14 +479,14 @@ impl ChunkResult {
         lead_id: Option<i64>,
     ) {
         self.failed += 1;
-        self.rows.push(import_row::ActiveModel {
-            job_id: NotSet,
-            row_number: Set(row_number),
-            status: Set(ImportRowStatus::Failed),
-            lead_id: Set(lead_id),
-            code: Set(Some(code.to_owned())),
-            errors: Set(serde_json::to_string(errors).ok()),
-            cells: Set(serde_json::to_string(cells).ok()),
+        self.rows.push(import_row::Model {
+            job_id: self.job_id,
+            row_number,
+            status: ImportRowStatus::Failed,
+            lead_id,
+            code: Some(code.to_owned()),
+            errors: serde_json::to_string(errors).ok(),
+            cells: serde_json::to_string(cells).ok(),
         });
     }
 }
@@ -547,7 +551,10 @@ impl Writer<'_> {
     ) -> Result<(), JobError> {
         let txn = ChunkTxn::begin(self.db, !careful && !self.params.dry_run).await?;
         self.lease.hold(&txn, self.processed).await?;
-        let mut result = ChunkResult::default();
+        let mut result = ChunkResult {
+            job_id: self.job_id,
+            ..ChunkResult::default()
+        };
         let ready = self.check_rows(rows, &mut result);
         let on_duplicate = self.params.on_duplicate();
         let keys: Vec<String> = ready
@@ -633,31 +640,31 @@ impl Writer<'_> {
             }
         }
         for (i, slot) in slots.into_iter().enumerate() {
-            result.rows[slot].lead_id = Set(ids[i]);
+            result.rows[slot].lead_id = ids[i];
         }
         for (slot, first) in repeats {
-            result.rows[slot].lead_id = Set(ids[first]);
+            result.rows[slot].lead_id = ids[first];
         }
 
+        // Rows that created a lead are stored as runs, the others one each.
         let job_id = self.job_id;
-        let result_rows: Vec<import_row::ActiveModel> = result
-            .rows
-            .into_iter()
-            .map(|mut r| {
-                r.job_id = Set(job_id);
-                r
-            })
-            .collect();
+        let (single, runs) = store::import_results::pack(std::mem::take(&mut result.rows));
         match &txn {
             ChunkTxn::Orm(orm) => {
-                for batch in store::fixed_batches(&result_rows, result_batch(backend)) {
+                for batch in store::fixed_batches(&single, result_batch(backend)) {
                     import_row::Entity::insert_many(batch.to_vec())
+                        .exec_without_returning(orm)
+                        .await?;
+                }
+                for batch in store::fixed_batches(&runs, result_batch(backend)) {
+                    import_row_run::Entity::insert_many(batch.to_vec())
                         .exec_without_returning(orm)
                         .await?;
                 }
             }
             ChunkTxn::Copy(copy) => {
-                copy.copy_insert(&result_rows).await?;
+                copy.copy_insert(&single).await?;
+                copy.copy_insert(&runs).await?;
             }
         }
         job::Entity::update_many()

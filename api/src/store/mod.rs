@@ -5,6 +5,7 @@ pub mod copy;
 pub mod cursor;
 pub mod dedupe;
 pub mod idempotency;
+pub mod import_results;
 pub mod leads;
 pub mod loaders;
 pub mod page;

@@ -18,7 +18,16 @@ use serde::{Deserialize, Serialize};
 
 pub use upload::{Uploaded, upload};
 
-use crate::{auth::Principal, domain::DomainError, domain::leads::OnDuplicate};
+use crate::{
+    auth::Principal,
+    domain::DomainError,
+    domain::leads::OnDuplicate,
+    store::{
+        PageRequest, PageResult,
+        import_results::{self, Start},
+        page::Direction,
+    },
+};
 
 /// Limits of imports (configurable, see `ServeArgs`).
 #[derive(Debug, Clone)]
@@ -165,4 +174,55 @@ pub fn progress(job: &job::Model) -> f64 {
         (_, Some(total)) if total > 0 => (job.processed_rows as f64 / total as f64).min(1.0),
         _ => 0.0,
     }
+}
+
+/// A Relay page of a job's results (cursors hold row numbers). Whether rows
+/// lie on the other side of the cursor costs a second read, made only when
+/// `other_side` asks for it.
+pub async fn results_page(
+    db: &impl sea_orm::ConnectionTrait,
+    job_id: i64,
+    statuses: Option<&[entity::ImportRowStatus]>,
+    req: &PageRequest,
+    other_side: bool,
+) -> Result<PageResult<entity::import_row::Model>, DomainError> {
+    let row = match &req.cursor {
+        Some(c) if c.value.is_some() => {
+            return Err(DomainError::BadRequest(
+                "cursor does not match this order".into(),
+            ));
+        }
+        Some(c) => Some(c.id),
+        None => None,
+    };
+    let forward = req.direction == Direction::Forward;
+    let (from, back) = match (forward, row) {
+        (true, row) => (Start::After(row.unwrap_or(0)), row.map(Start::Before)),
+        (false, row) => (
+            Start::Before(row.unwrap_or(i64::MAX)),
+            row.map(Start::After),
+        ),
+    };
+    let mut items = import_results::page(db, job_id, statuses, from, req.limit + 1).await?;
+    let more = items.len() as u64 > req.limit;
+    items.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
+    let beyond = match back {
+        Some(back) if other_side => !import_results::page(db, job_id, statuses, back, 1)
+            .await?
+            .is_empty(),
+        _ => false,
+    };
+    if !forward {
+        items.reverse();
+    }
+    let (has_previous_page, has_next_page) = if forward {
+        (beyond, more)
+    } else {
+        (more, beyond)
+    };
+    Ok(PageResult {
+        items,
+        has_previous_page,
+        has_next_page,
+    })
 }

@@ -122,30 +122,31 @@ impl ImportJob {
         before: Option<String>,
         status: Option<Vec<ImportRowStatus>>,
     ) -> Result<Conn<ImportRowResult>> {
-        let sort = Sort::by_id(import_row::Column::RowNumber, true);
-        let mut select = import_row::Entity::find().filter(import_row::Column::JobId.eq(self.0.id));
-        if let Some(statuses) = status {
-            select = select.filter(
-                import_row::Column::Status
-                    .is_in(statuses.into_iter().map(entity::ImportRowStatus::from)),
-            );
-        }
+        let sort = Sort::<import_row::Entity>::by_id(import_row::Column::RowNumber, true);
+        let statuses: Option<Vec<entity::ImportRowStatus>> =
+            status.map(|s| s.into_iter().map(Into::into).collect());
         let args = PageArgs {
             first,
             after,
             last,
             before,
         };
-        connection::paged(
-            ctx,
-            args,
+        let req = args.resolve(sort.tag).gql(ctx)?;
+        let other_side = connection::reads_other_side(ctx, &req);
+        let db = ctx.db().gql(ctx)?;
+        let page = imports::results_page(db, self.0.id, statuses.as_deref(), &req, other_side)
+            .await
+            .gql(ctx)?;
+        Ok(connection::build(
+            page,
             &sort,
-            select,
             connection::id_key(|m: &import_row::Model| m.row_number),
             ImportRowResult,
-            CountQuery::ImportRows,
-        )
-        .await
+            CountQuery::ImportRows {
+                job_id: self.0.id,
+                statuses,
+            },
+        ))
     }
 }
 

@@ -22,9 +22,7 @@ use axum::{
 };
 use entity::{ImportRowStatus, JobStatus, import_row, job};
 use futures::{Stream, StreamExt, TryStreamExt};
-use sea_orm::{
-    ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveEnum, DatabaseConnection};
 use serde::Serialize;
 use strum::IntoEnumIterator;
 use tokio::sync::watch;
@@ -44,6 +42,7 @@ use crate::{
     http::AppState,
     ids::{IdCodec, NodeType},
     jobs::{self, JobContext, JobError, lease::LeaseError},
+    store::import_results::{self, Start},
 };
 
 /// Row results per JSON page (default and most).
@@ -337,11 +336,7 @@ struct WaitData {
 async fn wait_result(state: &AppState, p: &Principal, job_id: i64, request_id: String) -> Response {
     let loaded = async {
         let job = imports::get(&state.db, p, job_id).await?;
-        let rows = import_row::Entity::find()
-            .filter(import_row::Column::JobId.eq(job_id))
-            .order_by_asc(import_row::Column::RowNumber)
-            .all(&state.db)
-            .await?;
+        let rows = import_results::all(&state.db, job_id).await?;
         Ok::<_, DomainError>((job, rows))
     };
     match loaded.await {
@@ -513,17 +508,15 @@ async fn page(
     after: i64,
     limit: u64,
 ) -> Result<Vec<import_row::Model>, DomainError> {
-    let mut select = import_row::Entity::find()
-        .filter(import_row::Column::JobId.eq(job_id))
-        .filter(import_row::Column::RowNumber.gt(after));
-    if let Some(status) = status {
-        select = select.filter(import_row::Column::Status.eq(status));
-    }
-    Ok(select
-        .order_by_asc(import_row::Column::RowNumber)
-        .limit(limit)
-        .all(db)
-        .await?)
+    let statuses = status.map(|s| [s]);
+    Ok(import_results::page(
+        db,
+        job_id,
+        statuses.as_ref().map(|s| &s[..]),
+        Start::After(after),
+        limit,
+    )
+    .await?)
 }
 
 /// The failed rows as CSV: the file's columns as uploaded plus `errors`
