@@ -3,8 +3,11 @@
 //!
 //! Three stages run at once: a task reads the file's pieces from the database,
 //! a blocking thread runs `batch::pipeline::prepare_stream` (CSV parsing, then
-//! mapping and validation on rayon), and this task writes each prepared chunk
-//! in one transaction: its new leads, every row's result and the job's
+//! mapping and validation on rayon) and checks each chunk against the
+//! tenant's markets and the import's options ([`Checker`], which also builds
+//! the new leads' models), and this task writes each checked chunk in one
+//! transaction: its new leads, every row's result (packed into runs where
+//! rows created consecutive leads, see `store::import_results`) and the job's
 //! progress, behind [`Lease::hold`]. On PostgreSQL the leads and the results
 //! go in with `COPY` ([`ChunkTxn`]), elsewhere in multi-row `INSERT`s. A
 //! resumed job (after a crash, a shutdown or a lost lease) re-reads the file
@@ -94,9 +97,16 @@ pub async fn run(ctx: &JobContext, job: job::Model, lease: &Lease) -> Result<(),
 
     let (piece_tx, reader) = ChannelReader::channel(4);
     let feeder = tokio::spawn(feed_file(ctx.db.clone(), job.id, piece_tx));
-    let (chunk_tx, mut chunks) = mpsc::channel::<Result<Vec<PreparedRow>, String>>(1);
+    let (chunk_tx, mut chunks) = mpsc::channel::<Result<Checked, String>>(1);
     let options = params.options();
     let chunk_rows = ctx.limits.chunk_rows;
+    let checker = Checker {
+        p: p.clone(),
+        params: params.clone(),
+        places,
+        job_id: job.id,
+        committed: job.processed_rows,
+    };
     let preparer = tokio::task::spawn_blocking(move || {
         let stream =
             match batch::pipeline::prepare_stream(reader, options, default_market, chunk_rows) {
@@ -108,11 +118,10 @@ pub async fn run(ctx: &JobContext, job: job::Model, lease: &Lease) -> Result<(),
             };
         for chunk in stream {
             let failed = chunk.is_err();
-            if chunk_tx
-                .blocking_send(chunk.map_err(|e| e.to_string()))
-                .is_err()
-                || failed
-            {
+            let checked = chunk
+                .map(|rows| checker.check(rows))
+                .map_err(|e| e.to_string());
+            if chunk_tx.blocking_send(checked).is_err() || failed {
                 return;
             }
         }
@@ -122,7 +131,6 @@ pub async fn run(ctx: &JobContext, job: job::Model, lease: &Lease) -> Result<(),
         db: &ctx.db,
         p: &p,
         params: &params,
-        places: &places,
         lease,
         job_id: job.id,
         processed: job.processed_rows,
@@ -138,8 +146,8 @@ pub async fn run(ctx: &JobContext, job: job::Model, lease: &Lease) -> Result<(),
     };
     let mut fatal = None;
     while let Some(item) = chunks.recv().await {
-        let rows = match item {
-            Ok(rows) => rows,
+        let chunk = match item {
+            Ok(chunk) => chunk,
             Err(message) => {
                 fatal = Some(message);
                 break;
@@ -148,7 +156,7 @@ pub async fn run(ctx: &JobContext, job: job::Model, lease: &Lease) -> Result<(),
         if ctx.stopping() {
             return Err(JobError::Stopped);
         }
-        writer.write(rows).await?;
+        writer.write(chunk).await?;
     }
     drop(chunks);
     // The statistics a finished import leaves are those of its last refresh.
@@ -335,10 +343,41 @@ impl ConnectionTrait for ChunkTxn {
 /// A row ready to be written (validated and placed).
 struct Ready {
     row_number: i64,
+    /// The row's cells as read (a failure's result repeats them).
+    cells: batch::csv::Cells,
     lead: batch::CleanLead,
+    /// The canonical email key.
+    key: String,
     placement: Placement,
     source: LeadSource,
     status: LeadStatus,
+    /// The lead to insert if the key is new (not built for dry runs); taken
+    /// by the chunk's bulk insert.
+    model: Option<lead::ActiveModel>,
+}
+
+/// A chunk checked on the pipeline's thread, off the writer's task: the
+/// rows failing the checks have their results, the others their new leads'
+/// models. Only the duplicate lookup and the writes are left to the writer,
+/// so the checks of a chunk run while the chunk before is written.
+struct Checked {
+    /// The chunk's last row (`None`: every row was committed before a resume).
+    last: Option<i64>,
+    /// Results of the rows that failed the checks.
+    failed: ChunkResult,
+    /// The other rows, in row order.
+    ready: Vec<Ready>,
+}
+
+/// Checks prepared rows against the tenant's data and the import's options.
+struct Checker {
+    p: Principal,
+    params: ImportParams,
+    places: PlacementData,
+    job_id: i64,
+    /// Rows whose results were committed when the run started (a resume
+    /// skips them).
+    committed: i64,
 }
 
 /// Writes prepared chunks of one job.
@@ -346,7 +385,6 @@ struct Writer<'a> {
     db: &'a DatabaseConnection,
     p: &'a Principal,
     params: &'a ImportParams,
-    places: &'a PlacementData,
     lease: &'a Lease,
     job_id: i64,
     /// Rows whose results are committed.
@@ -426,8 +464,8 @@ impl IdReserve {
     }
 }
 
-/// The results of one chunk, in row order, and its counters.
-#[derive(Default)]
+/// The results of one chunk and its counters.
+#[derive(Clone, Default)]
 struct ChunkResult {
     job_id: i64,
     rows: Vec<import_row::Model>,
@@ -518,18 +556,13 @@ fn enum_cell<T: ActiveEnum<Value = String>>(
 }
 
 impl Writer<'_> {
-    /// Writes one chunk (skipping rows committed before a resume). A lost
-    /// unique-index race rolls the chunk back and writes it again row by row.
-    async fn write(&mut self, rows: Vec<PreparedRow>) -> Result<(), JobError> {
-        let rows: Vec<PreparedRow> = rows
-            .into_iter()
-            .filter(|r| i64::try_from(r.row_number).unwrap_or(i64::MAX) > self.processed)
-            .collect();
-        let Some(last) = rows.last().map(|r| r.row_number) else {
+    /// Writes one chunk. A lost unique-index race rolls the chunk back and
+    /// writes it again row by row.
+    async fn write(&mut self, mut chunk: Checked) -> Result<(), JobError> {
+        let Some(last) = chunk.last else {
             return Ok(());
         };
-        let last = i64::try_from(last).unwrap_or(i64::MAX);
-        match self.write_chunk(&rows, last, false).await {
+        match self.write_chunk(&mut chunk, last, false).await {
             Err(JobError::Lease(super::LeaseError::Db(err)))
                 if DomainError::is_unique_violation(&err) =>
             {
@@ -537,7 +570,7 @@ impl Writer<'_> {
                     job.id = self.job_id,
                     "unique race in a bulk insert; writing the chunk row by row"
                 );
-                self.write_chunk(&rows, last, true).await
+                self.write_chunk(&mut chunk, last, true).await
             }
             other => other,
         }
@@ -545,22 +578,15 @@ impl Writer<'_> {
 
     async fn write_chunk(
         &mut self,
-        rows: &[PreparedRow],
+        chunk: &mut Checked,
         last: i64,
         careful: bool,
     ) -> Result<(), JobError> {
         let txn = ChunkTxn::begin(self.db, !careful && !self.params.dry_run).await?;
         self.lease.hold(&txn, self.processed).await?;
-        let mut result = ChunkResult {
-            job_id: self.job_id,
-            ..ChunkResult::default()
-        };
-        let ready = self.check_rows(rows, &mut result);
+        let mut result = chunk.failed.clone();
         let on_duplicate = self.params.on_duplicate();
-        let keys: Vec<String> = ready
-            .iter()
-            .map(|(_, r)| r.lead.email.key.as_str().to_owned())
-            .collect();
+        let keys: Vec<String> = chunk.ready.iter().map(|r| r.key.clone()).collect();
         let mut existing: HashMap<String, lead::Model> =
             store::leads::live_by_email_keys(&txn, self.p, keys)
                 .await
@@ -573,10 +599,11 @@ impl Writer<'_> {
         let mut new_leads: Vec<(usize, lead::ActiveModel)> = Vec::new();
         let mut new_by_key: HashMap<String, usize> = HashMap::new();
         let mut repeats: Vec<(usize, usize)> = Vec::new();
-        for (cells, r) in &ready {
-            let key = r.lead.email.key.as_str().to_owned();
+        for r in &mut chunk.ready {
+            let cells = r.cells.as_strings();
+            let key = r.key.clone();
             if self.params.dry_run {
-                self.dry_row(r, cells, &key, &existing, on_duplicate, &mut result);
+                self.dry_row(r, &cells, &key, &existing, on_duplicate, &mut result);
                 continue;
             }
             if let Some(found) = existing.get(&key) {
@@ -584,7 +611,7 @@ impl Writer<'_> {
                     create::on_existing(&txn, self.p, found, &r.lead, &r.placement, on_duplicate)
                         .await
                         .map_err(domain_err)?;
-                self.record(&mut result, r, cells, outcome, &mut existing, &key);
+                self.record(&mut result, r, &cells, outcome, &mut existing, &key);
             } else if let Some(&first) = new_by_key.get(&key) {
                 // A repeat of a row of this chunk that is not inserted yet; its
                 // lead id is known after the insert.
@@ -592,7 +619,7 @@ impl Writer<'_> {
                 match on_duplicate {
                     OnDuplicate::Error => result.fail(
                         r.row_number,
-                        cells,
+                        &cells,
                         &DomainError::Duplicate { existing_id: None },
                     ),
                     OnDuplicate::Skip => result.push(r.row_number, ImportRowStatus::Skipped, None),
@@ -611,11 +638,14 @@ impl Writer<'_> {
                     create::insert(orm, self.p, r.source, &r.lead, &r.placement, on_duplicate)
                         .await
                         .map_err(domain_err)?;
-                self.record(&mut result, r, cells, outcome, &mut existing, &key);
+                self.record(&mut result, r, &cells, outcome, &mut existing, &key);
             } else {
+                let Some(model) = r.model.take() else {
+                    return Err(anyhow::anyhow!("row {}: no lead model", r.row_number).into());
+                };
                 new_by_key.insert(key, new_leads.len());
                 result.push(r.row_number, ImportRowStatus::Created, None);
-                new_leads.push((result.rows.len() - 1, self.new_lead(r)));
+                new_leads.push((result.rows.len() - 1, model));
             }
         }
 
@@ -648,6 +678,7 @@ impl Writer<'_> {
 
         // Rows that created a lead are stored as runs, the others one each.
         let job_id = self.job_id;
+        result.rows.sort_unstable_by_key(|r| r.row_number);
         let (single, runs) = store::import_results::pack(std::mem::take(&mut result.rows));
         match &txn {
             ChunkTxn::Orm(orm) => {
@@ -720,76 +751,6 @@ impl Writer<'_> {
         }));
     }
 
-    /// Turns prepared rows into rows ready to write; failures go to `result`.
-    fn check_rows<'r>(
-        &self,
-        rows: &'r [PreparedRow],
-        result: &mut ChunkResult,
-    ) -> Vec<(batch::csv::StringCells<'r>, Ready)> {
-        let mut ready = Vec::with_capacity(rows.len());
-        for row in rows {
-            let number = i64::try_from(row.row_number).unwrap_or(i64::MAX);
-            let prepared = match &row.outcome {
-                Err(RowFailure::Row(e)) => {
-                    let errors = [ItemError {
-                        field: None,
-                        code: e.code.as_str().to_owned(),
-                        message: e.message.clone(),
-                    }];
-                    result.fail_with(
-                        number,
-                        &row.cells.as_strings(),
-                        "bad_request",
-                        &errors,
-                        None,
-                    );
-                    continue;
-                }
-                Err(RowFailure::Fields(fields)) => {
-                    result.fail(
-                        number,
-                        &row.cells.as_strings(),
-                        &DomainError::Validation(fields.clone()),
-                    );
-                    continue;
-                }
-                Ok(prepared) => prepared,
-            };
-            let market = row.market().or(self.params.market.as_deref());
-            let placement = self.places.resolve(self.p, market, None, None);
-            let source = enum_cell(row.source(), "source", LeadSource::Import);
-            let status = enum_cell(row.status(), "status", LeadStatus::New);
-            match (placement, source, status) {
-                (Ok(placement), Ok(source), Ok(status)) => ready.push((
-                    row.cells.as_strings(),
-                    Ready {
-                        row_number: number,
-                        lead: prepared.lead.clone(),
-                        placement,
-                        source,
-                        status,
-                    },
-                )),
-                (placement, source, status) => {
-                    let mut fields = Vec::new();
-                    let mut other = None;
-                    for err in [placement.err(), source.err(), status.err()]
-                        .into_iter()
-                        .flatten()
-                    {
-                        match err {
-                            DomainError::Validation(f) => fields.extend(f),
-                            e => other = other.or(Some(e)),
-                        }
-                    }
-                    let err = other.unwrap_or(DomainError::Validation(fields));
-                    result.fail(number, &row.cells.as_strings(), &err);
-                }
-            }
-        }
-        ready
-    }
-
     /// Records the outcome of a row written on its own.
     fn record(
         &self,
@@ -845,6 +806,92 @@ impl Writer<'_> {
                 OnDuplicate::Skip => result.push(r.row_number, ImportRowStatus::Skipped, id),
                 OnDuplicate::Update => result.push(r.row_number, ImportRowStatus::Updated, id),
             },
+        }
+    }
+}
+
+impl Checker {
+    /// Turns a chunk of prepared rows into rows ready to write and the
+    /// results of those that failed (rows committed before a resume are
+    /// dropped).
+    fn check(&self, rows: Vec<PreparedRow>) -> Checked {
+        let mut failed = ChunkResult {
+            job_id: self.job_id,
+            ..ChunkResult::default()
+        };
+        let mut ready = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in rows {
+            let number = i64::try_from(row.row_number).unwrap_or(i64::MAX);
+            if number <= self.committed {
+                continue;
+            }
+            last = Some(number);
+            match &row.outcome {
+                Ok(_) => {}
+                Err(RowFailure::Row(e)) => {
+                    let errors = [ItemError {
+                        field: None,
+                        code: e.code.as_str().to_owned(),
+                        message: e.message.clone(),
+                    }];
+                    let cells = row.cells.as_strings();
+                    failed.fail_with(number, &cells, "bad_request", &errors, None);
+                    continue;
+                }
+                Err(RowFailure::Fields(fields)) => {
+                    let err = DomainError::Validation(fields.clone());
+                    failed.fail(number, &row.cells.as_strings(), &err);
+                    continue;
+                }
+            }
+            let market = row.market().or(self.params.market.as_deref());
+            let placement = self.places.resolve(&self.p, market, None, None);
+            let source = enum_cell(row.source(), "source", LeadSource::Import);
+            let status = enum_cell(row.status(), "status", LeadStatus::New);
+            match (placement, source, status) {
+                (Ok(placement), Ok(source), Ok(status)) => {
+                    let PreparedRow { cells, outcome, .. } = row;
+                    // Checked above: the row has a lead.
+                    let Ok(batch::pipeline::PreparedLead { lead, .. }) = outcome else {
+                        continue;
+                    };
+                    let mut r = Ready {
+                        row_number: number,
+                        cells,
+                        key: lead.email.key.as_str().to_owned(),
+                        lead,
+                        placement,
+                        source,
+                        status,
+                        model: None,
+                    };
+                    if !self.params.dry_run {
+                        r.model = Some(self.new_lead(&r));
+                    }
+                    ready.push(r);
+                }
+                (placement, source, status) => {
+                    let mut fields = Vec::new();
+                    let mut other = None;
+                    for err in [placement.err(), source.err(), status.err()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        match err {
+                            DomainError::Validation(f) => fields.extend(f),
+                            e => other = other.or(Some(e)),
+                        }
+                    }
+                    let err = other.unwrap_or(DomainError::Validation(fields));
+                    failed.fail(number, &row.cells.as_strings(), &err);
+                }
+            }
+        }
+        Checked {
+            last,
+            failed,
+            ready,
         }
     }
 
