@@ -591,6 +591,93 @@ async fn duplicates_across_chunks_follow_on_duplicate() {
     assert_eq!(lead::Entity::find().count(&app.db).await.expect("count"), 6);
 }
 
+/// After a first chunk that found no stored lead, chunks look up only the
+/// keys they repeat from earlier chunks; a lead stored before the import is
+/// then met by the unique index, and its chunk is written again with every
+/// key looked up. The outcomes are those of a file written row by row.
+#[tokio::test]
+async fn a_stored_lead_met_after_chunks_without_lookups_follows_on_duplicate() {
+    let app = spawn_app_with(|a| a.jobs.import_chunk_rows = 2).await;
+    let key = app.acme.live.clone();
+    let mut stored = Vec::new();
+    for email in ["old@example.com", "old2@example.com"] {
+        stored.push(
+            app.create_lead(
+                &key,
+                json!({ "email": email, "firstName": "Old", "lastName": "Timer", "market": "US" }),
+            )
+            .await,
+        );
+    }
+    // Chunks: [a, b] finds nothing stored; [A (repeats a), c]; [d, old]
+    // meets the stored lead; [b (repeats b), e].
+    let file = "email,first name,last name,phone,company\n\
+        a@example.com,A,One,,\n\
+        b@example.com,B,One,,\n\
+        A@Example.com,A,Two,(415) 555-0001,\n\
+        c@example.com,C,One,,\n\
+        d@example.com,D,One,,\n\
+        old@example.com,Old,Again,(415) 555-0000,Initech\n\
+        b@example.com,B,Two,,Acme\n\
+        e@example.com,E,One,,\n";
+    let results = waited_results(&app, &key, "market=US&onDuplicate=skip", file).await;
+    assert_eq!(
+        codes(&results),
+        [
+            "created", "created", "skipped", "created", "created", "skipped", "skipped", "created"
+        ],
+        "{results:?}"
+    );
+    let id = |row: usize| results[row]["id"].as_str().map(str::to_owned);
+    assert_eq!(id(2), id(0));
+    assert_eq!(id(5).as_deref(), Some(stored[0].as_str()));
+    assert_eq!(id(6), id(1));
+    assert_eq!(lead::Entity::find().count(&app.db).await.expect("count"), 7);
+
+    // The same shape with `onDuplicate: UPDATE`: the updates fill what was
+    // empty, the stored lead's included.
+    let file = "email,first name,last name,phone,company\n\
+        p@example.com,P,One,,\n\
+        q@example.com,Q,One,,\n\
+        P@Example.com,P,Two,(415) 555-0002,\n\
+        r@example.com,R,One,,\n\
+        s@example.com,S,One,,\n\
+        old2@example.com,Old,Again,(415) 555-0003,Initech\n\
+        q@example.com,Q,Two,,Acme\n\
+        t@example.com,T,One,,\n";
+    let results = waited_results(&app, &key, "market=US&onDuplicate=update", file).await;
+    assert_eq!(
+        codes(&results),
+        [
+            "created", "created", "updated", "created", "created", "updated", "updated", "created"
+        ],
+        "{results:?}"
+    );
+    let id = |row: usize| results[row]["id"].as_str().expect("id").to_owned();
+    assert_eq!(id(5), stored[1]);
+    for (lead, want) in [
+        (id(0), json!({ "phone": "+14155550002", "company": null })),
+        (id(1), json!({ "phone": null, "company": "Acme" })),
+        (
+            stored[1].clone(),
+            json!({ "phone": "+14155550003", "company": "Initech" }),
+        ),
+    ] {
+        let r = app
+            .gql(
+                &key,
+                "query($id: ID!) { lead(id: $id) { phone company } }",
+                json!({ "id": lead }),
+            )
+            .await;
+        assert_eq!(r.ok().data("lead"), &want, "{lead}");
+    }
+    assert_eq!(
+        lead::Entity::find().count(&app.db).await.expect("count"),
+        12
+    );
+}
+
 /// An import's new leads get ascending ids in row order, with no gaps
 /// between them, and the ids it drew ahead but did not use are at most its
 /// rows that created nothing (on PostgreSQL the ids are drawn ahead of the

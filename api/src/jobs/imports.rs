@@ -16,9 +16,16 @@
 //! Duplicates follow `onDuplicate` whether the earlier lead is in the database
 //! or earlier in the file: rows of earlier chunks are committed (a dry run
 //! keeps their keys in memory instead), and rows of the same chunk are matched
-//! before the insert.
+//! before the insert. A chunk looks its keys up in the database first; once a
+//! whole chunk found none there, later chunks look up only the keys they
+//! repeat from earlier chunks, and a key stored before the import meets the
+//! unique index instead, which sends its chunk back to be written with every
+//! key looked up (see [`Lookup`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    hash::{DefaultHasher, Hash, Hasher},
+};
 
 use batch::pipeline::{PreparedRow, RowFailure};
 use bytes::Bytes;
@@ -135,6 +142,9 @@ pub async fn run(ctx: &JobContext, job: job::Model, lease: &Lease) -> Result<(),
         job_id: job.id,
         processed: job.processed_rows,
         dry_seen: HashMap::new(),
+        lookup: Lookup::All,
+        may_skip_lookups: job.processed_rows == 0 && !params.dry_run,
+        seen_keys: HashSet::new(),
         created: 0,
         analyze_at: ANALYZE_FIRST,
         analyzing: None,
@@ -380,6 +390,27 @@ struct Checker {
     committed: i64,
 }
 
+/// Which of a chunk's email keys are looked up in the database before its
+/// insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Every key.
+    All,
+    /// Only the keys of earlier chunks of this run (a repeat of an earlier
+    /// row). A key already in the database before the import is then met
+    /// by the unique index on live emails instead: the insert fails, the
+    /// chunk is rolled back and written again with [`Lookup::All`], and so
+    /// are the run's later chunks.
+    Repeats,
+}
+
+/// A hash of an email key, for [`Writer::seen_keys`].
+fn key_hash(key: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Writes prepared chunks of one job.
 struct Writer<'a> {
     db: &'a DatabaseConnection,
@@ -392,6 +423,15 @@ struct Writer<'a> {
     /// Dry runs write nothing, so later chunks find earlier rows here: email
     /// key → the existing lead's id, if one exists.
     dry_seen: HashMap<String, Option<i64>>,
+    /// How the next chunk looks its keys up.
+    lookup: Lookup,
+    /// Whether [`Lookup::Repeats`] may be used: a run from the file's first
+    /// row (a resumed run's earlier rows are in the database but not in
+    /// `seen_keys`) that writes (a dry run has no insert to fail).
+    may_skip_lookups: bool,
+    /// Hashes of the email keys of the chunks this run committed (a
+    /// collision only costs a lookup).
+    seen_keys: HashSet<u64>,
     /// Leads this run created so far.
     created: i64,
     /// PostgreSQL: `created` at which `leads` is analyzed next.
@@ -556,23 +596,38 @@ fn enum_cell<T: ActiveEnum<Value = String>>(
 }
 
 impl Writer<'_> {
-    /// Writes one chunk. A lost unique-index race rolls the chunk back and
-    /// writes it again row by row.
+    /// Writes one chunk. An insert that meets the unique index on live
+    /// emails rolls the chunk back: after a [`Lookup::Repeats`] write it is
+    /// written again looking every key up; after that (a lead stored
+    /// meanwhile by another writer), row by row.
     async fn write(&mut self, mut chunk: Checked) -> Result<(), JobError> {
         let Some(last) = chunk.last else {
             return Ok(());
         };
-        match self.write_chunk(&mut chunk, last, false).await {
-            Err(JobError::Lease(super::LeaseError::Db(err)))
-                if DomainError::is_unique_violation(&err) =>
-            {
-                tracing::info!(
-                    job.id = self.job_id,
-                    "unique race in a bulk insert; writing the chunk row by row"
-                );
-                self.write_chunk(&mut chunk, last, true).await
+        let mut careful = false;
+        loop {
+            let lookup = self.lookup;
+            match self.write_chunk(&mut chunk, last, lookup, careful).await {
+                Err(JobError::Lease(super::LeaseError::Db(err)))
+                    if DomainError::is_unique_violation(&err) && !careful =>
+                {
+                    if lookup == Lookup::Repeats {
+                        tracing::info!(
+                            job.id = self.job_id,
+                            "a key of the file is in the database; looking every key up from now on"
+                        );
+                        self.lookup = Lookup::All;
+                        self.may_skip_lookups = false;
+                    } else {
+                        tracing::info!(
+                            job.id = self.job_id,
+                            "unique race in a bulk insert; writing the chunk row by row"
+                        );
+                        careful = true;
+                    }
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
@@ -580,20 +635,32 @@ impl Writer<'_> {
         &mut self,
         chunk: &mut Checked,
         last: i64,
+        lookup: Lookup,
         careful: bool,
     ) -> Result<(), JobError> {
         let txn = ChunkTxn::begin(self.db, !careful && !self.params.dry_run).await?;
         self.lease.hold(&txn, self.processed).await?;
         let mut result = chunk.failed.clone();
         let on_duplicate = self.params.on_duplicate();
-        let keys: Vec<String> = chunk.ready.iter().map(|r| r.key.clone()).collect();
-        let mut existing: HashMap<String, lead::Model> =
+        let keys: Vec<String> = chunk
+            .ready
+            .iter()
+            .filter(|r| lookup == Lookup::All || self.seen_keys.contains(&key_hash(&r.key)))
+            .map(|r| r.key.clone())
+            .collect();
+        let mut existing: HashMap<String, lead::Model> = if keys.is_empty() {
+            HashMap::new()
+        } else {
             store::leads::live_by_email_keys(&txn, self.p, keys)
                 .await
                 .map_err(domain_err)?
                 .into_iter()
                 .map(|m| (m.email_key.clone(), m))
-                .collect();
+                .collect()
+        };
+        // A whole first chunk without a stored lead: the next chunks look up
+        // only their repeats of earlier rows.
+        let found_none = lookup == Lookup::All && existing.is_empty();
 
         // New leads of this chunk, in row order, and the rows that repeat them.
         let mut new_leads: Vec<(usize, lead::ActiveModel)> = Vec::new();
@@ -640,9 +707,9 @@ impl Writer<'_> {
                         .map_err(domain_err)?;
                 self.record(&mut result, r, &cells, outcome, &mut existing, &key);
             } else {
-                let Some(model) = r.model.take() else {
-                    return Err(anyhow::anyhow!("row {}: no lead model", r.row_number).into());
-                };
+                // Built on the pipeline's thread, unless an earlier write of
+                // this chunk took it.
+                let model = r.model.take().unwrap_or_else(|| new_lead(self.p, r));
                 new_by_key.insert(key, new_leads.len());
                 result.push(r.row_number, ImportRowStatus::Created, None);
                 new_leads.push((result.rows.len() - 1, model));
@@ -722,6 +789,13 @@ impl Writer<'_> {
         txn.commit().await?;
         self.processed = last;
         self.created += result.created;
+        if self.may_skip_lookups {
+            self.seen_keys
+                .extend(chunk.ready.iter().map(|r| key_hash(&r.key)));
+            if found_none {
+                self.lookup = Lookup::Repeats;
+            }
+        }
         self.refresh_statistics().await;
         Ok(())
     }
@@ -867,7 +941,7 @@ impl Checker {
                         model: None,
                     };
                     if !self.params.dry_run {
-                        r.model = Some(self.new_lead(&r));
+                        r.model = Some(new_lead(&self.p, &r));
                     }
                     ready.push(r);
                 }
@@ -894,34 +968,35 @@ impl Checker {
             ready,
         }
     }
+}
 
-    fn new_lead(&self, r: &Ready) -> lead::ActiveModel {
-        let now = clock::now();
-        let clean = &r.lead;
-        lead::ActiveModel {
-            id: NotSet,
-            tenant_id: Set(self.p.tenant_id),
-            environment: Set(self.p.environment),
-            email: Set(clean.email.display.clone()),
-            email_key: Set(clean.email.key.as_str().to_owned()),
-            first_name: Set(clean.first_name.clone()),
-            last_name: Set(clean.last_name.clone()),
-            phone: Set(clean.phone.as_ref().map(|ph| ph.as_str().to_owned())),
-            company: Set(clean.company.clone()),
-            job_title: Set(clean.job_title.clone()),
-            source: Set(r.source),
-            status: Set(r.status),
-            score: Set(i32::from(clean.score.value())),
-            custom_fields: Set(serde_json::Value::Object(clean.custom_fields.clone()).to_string()),
-            market: Set(r.placement.market.clone()),
-            team_id: Set(None),
-            assigned_to_id: Set(None),
-            created_by_id: Set(Some(self.p.acting_user_id)),
-            merged_into_id: Set(None),
-            deleted_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
+/// The lead a new row inserts.
+fn new_lead(p: &Principal, r: &Ready) -> lead::ActiveModel {
+    let now = clock::now();
+    let clean = &r.lead;
+    lead::ActiveModel {
+        id: NotSet,
+        tenant_id: Set(p.tenant_id),
+        environment: Set(p.environment),
+        email: Set(clean.email.display.clone()),
+        email_key: Set(clean.email.key.as_str().to_owned()),
+        first_name: Set(clean.first_name.clone()),
+        last_name: Set(clean.last_name.clone()),
+        phone: Set(clean.phone.as_ref().map(|ph| ph.as_str().to_owned())),
+        company: Set(clean.company.clone()),
+        job_title: Set(clean.job_title.clone()),
+        source: Set(r.source),
+        status: Set(r.status),
+        score: Set(i32::from(clean.score.value())),
+        custom_fields: Set(serde_json::Value::Object(clean.custom_fields.clone()).to_string()),
+        market: Set(r.placement.market.clone()),
+        team_id: Set(None),
+        assigned_to_id: Set(None),
+        created_by_id: Set(Some(p.acting_user_id)),
+        merged_into_id: Set(None),
+        deleted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
     }
 }
 
