@@ -35,7 +35,7 @@ use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, ExecResult, NotSet, QueryFilter, QueryResult, Statement,
+    EntityTrait, ExecResult, QueryFilter, QueryResult, Statement,
     sea_query::{Expr, ExprTrait},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -43,7 +43,6 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use super::{JobContext, JobError, Lease};
 use crate::{
     auth::{Principal, principal::Snapshot},
-    clock,
     domain::{
         DomainError,
         audit::{self, Resource},
@@ -702,10 +701,16 @@ impl Writer<'_> {
                         anyhow::anyhow!("row-by-row writes need a SeaORM transaction").into(),
                     );
                 };
-                let outcome: Outcome =
-                    create::insert(orm, self.p, r.source, &r.lead, &r.placement, on_duplicate)
-                        .await
-                        .map_err(domain_err)?;
+                let outcome: Outcome = create::insert(
+                    orm,
+                    self.p,
+                    (r.source, r.status),
+                    &r.lead,
+                    &r.placement,
+                    on_duplicate,
+                )
+                .await
+                .map_err(domain_err)?;
                 self.record(&mut result, r, &cells, outcome, &mut existing, &key);
             } else {
                 // Built on the pipeline's thread, unless an earlier write of
@@ -974,32 +979,7 @@ impl Checker {
 
 /// The lead a new row inserts.
 fn new_lead(p: &Principal, r: &Ready) -> lead::ActiveModel {
-    let now = clock::now();
-    let clean = &r.lead;
-    lead::ActiveModel {
-        id: NotSet,
-        tenant_id: Set(p.tenant_id),
-        environment: Set(p.environment),
-        email: Set(clean.email.display.clone()),
-        email_key: Set(clean.email.key.as_str().to_owned()),
-        first_name: Set(clean.first_name.clone()),
-        last_name: Set(clean.last_name.clone()),
-        phone: Set(clean.phone.as_ref().map(|ph| ph.as_str().to_owned())),
-        company: Set(clean.company.clone()),
-        job_title: Set(clean.job_title.clone()),
-        source: Set(r.source),
-        status: Set(r.status),
-        score: Set(i32::from(clean.score.value())),
-        custom_fields: Set(serde_json::Value::Object(clean.custom_fields.clone()).to_string()),
-        market: Set(r.placement.market.clone()),
-        team_id: Set(None),
-        assigned_to_id: Set(None),
-        created_by_id: Set(Some(p.acting_user_id)),
-        merged_into_id: Set(None),
-        deleted_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
+    create::new_model(p, r.source, r.status, &r.lead, &r.placement)
 }
 
 /// `onDuplicate: UPDATE` against a lead not inserted yet: fill its empty fields.

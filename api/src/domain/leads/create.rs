@@ -135,7 +135,10 @@ pub async fn create_leads(
                     Some(found) => {
                         on_existing(txn, p, found, &clean, &placement, on_duplicate).await?
                     }
-                    None => insert(txn, p, item.source, &clean, &placement, on_duplicate).await?,
+                    None => {
+                        let kind = (item.source, LeadStatus::New);
+                        insert(txn, p, kind, &clean, &placement, on_duplicate).await?
+                    }
                 };
                 if let Ok((status, model)) = &outcome {
                     let action = match status {
@@ -235,18 +238,16 @@ async fn fill(
     Ok(am.update(txn).await?)
 }
 
-/// Inserts a new lead inside a savepoint; a unique-index race (another request
-/// inserted the same email meanwhile) falls back to `onDuplicate`.
-pub(crate) async fn insert(
-    txn: &DatabaseTransaction,
+/// The new lead of `clean` as `p` creates it (id from the database).
+pub(crate) fn new_model(
     p: &Principal,
     source: LeadSource,
+    status: LeadStatus,
     clean: &CleanLead,
     placement: &Placement,
-    on_duplicate: OnDuplicate,
-) -> Result<Outcome, DomainError> {
+) -> lead::ActiveModel {
     let now = clock::now();
-    let am = lead::ActiveModel {
+    lead::ActiveModel {
         id: NotSet,
         tenant_id: Set(p.tenant_id),
         environment: Set(p.environment),
@@ -258,7 +259,7 @@ pub(crate) async fn insert(
         company: Set(clean.company.clone()),
         job_title: Set(clean.job_title.clone()),
         source: Set(source),
-        status: Set(LeadStatus::New),
+        status: Set(status),
         score: Set(i32::from(clean.score.value())),
         custom_fields: Set(serde_json::Value::Object(clean.custom_fields.clone()).to_string()),
         market: Set(placement.market.clone()),
@@ -269,7 +270,20 @@ pub(crate) async fn insert(
         deleted_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    };
+    }
+}
+
+/// Inserts a new lead inside a savepoint; a unique-index race (another request
+/// inserted the same email meanwhile) falls back to `onDuplicate`.
+pub(crate) async fn insert(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    (source, status): (LeadSource, LeadStatus),
+    clean: &CleanLead,
+    placement: &Placement,
+    on_duplicate: OnDuplicate,
+) -> Result<Outcome, DomainError> {
+    let am = new_model(p, source, status, clean, placement);
     let savepoint = txn.begin().await?;
     match am.insert(&savepoint).await {
         Ok(model) => {
@@ -286,5 +300,90 @@ pub(crate) async fn insert(
             }
         }
         Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::Environment;
+    use sea_orm::EntityTrait;
+
+    use super::*;
+    use crate::{
+        auth::{OpSet, principal::Snapshot},
+        domain::tenants::{TenantSpec, create_tenant},
+    };
+
+    /// A lead inserted on its own keeps the status it is given. The import's
+    /// row-by-row path (a chunk that lost a unique-index race) goes through
+    /// here, and this insert used to store every lead as `NEW`, whatever the
+    /// row's `status` cell said (the bulk path kept it).
+    #[tokio::test]
+    async fn a_lead_inserted_on_its_own_keeps_its_source_and_status() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let db = crate::startup::migrate(&url).await.expect("migrate");
+        let created = create_tenant(
+            &db,
+            TenantSpec {
+                name: "acme".into(),
+                plan: "enterprise".into(),
+                markets: vec!["US".into()],
+                owner_email: "owner@acme.example".into(),
+                environments: vec![Environment::Live],
+            },
+        )
+        .await
+        .expect("tenant");
+        let key_id = entity::api_key::Entity::find()
+            .one(&db)
+            .await
+            .expect("query")
+            .expect("the tenant's key")
+            .id;
+        let snapshot = Snapshot {
+            key_id,
+            owner_user_id: created.owner.id,
+            acting_user_id: created.owner.id,
+            ops: OpSet::full().to_storage(),
+            markets: None,
+            teams: None,
+            plan: "enterprise".into(),
+        };
+        let p = Principal::from_snapshot(
+            &snapshot,
+            created.tenant.id,
+            Environment::Live,
+            "test".into(),
+        );
+        let raw = RawLead {
+            email: Some("q@example.com".into()),
+            first_name: Some("Q".into()),
+            last_name: Some("One".into()),
+            ..RawLead::default()
+        };
+        let clean = batch::validate_new(&raw, Some("US")).expect("valid");
+        let placement = Placement {
+            market: "US".into(),
+            team_id: None,
+            assigned_to_id: None,
+        };
+        let txn = store::begin_write(&db).await.expect("begin");
+        let kind = (LeadSource::Import, LeadStatus::Qualified);
+        let (status, model) = insert(&txn, &p, kind, &clean, &placement, OnDuplicate::Error)
+            .await
+            .expect("insert")
+            .expect("created");
+        txn.commit().await.expect("commit");
+        assert_eq!(status, ItemStatus::Created);
+        let stored = lead::Entity::find_by_id(model.id)
+            .one(&db)
+            .await
+            .expect("query")
+            .expect("the lead");
+        assert_eq!(
+            (stored.source, stored.status),
+            (LeadSource::Import, LeadStatus::Qualified)
+        );
     }
 }
