@@ -658,8 +658,8 @@ impl Writer<'_> {
                 .map(|m| (m.email_key.clone(), m))
                 .collect()
         };
-        // A whole first chunk without a stored lead: the next chunks look up
-        // only their repeats of earlier rows.
+        // A chunk that looked every key up and found none stored: once it
+        // commits, the next chunks look up only their repeats of earlier rows.
         let found_none = lookup == Lookup::All && existing.is_empty();
 
         // New leads of this chunk, in row order, and the rows that repeat them.
