@@ -18,6 +18,8 @@ pub mod setup_lock;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+mod test_support;
 
 /// Webhook signatures for receivers written in Rust: [`webhooks::verify`].
 pub use domain::webhooks::signing as webhooks;

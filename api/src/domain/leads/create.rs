@@ -309,10 +309,7 @@ mod tests {
     use sea_orm::EntityTrait;
 
     use super::*;
-    use crate::{
-        auth::{OpSet, principal::Snapshot},
-        domain::tenants::{TenantSpec, create_tenant},
-    };
+    use crate::auth::{OpSet, principal::Snapshot};
 
     /// A lead inserted on its own keeps the status it is given. The import's
     /// row-by-row path (a chunk that lost a unique-index race) goes through
@@ -320,21 +317,7 @@ mod tests {
     /// row's `status` cell said (the bulk path kept it).
     #[tokio::test]
     async fn a_lead_inserted_on_its_own_keeps_its_source_and_status() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        let db = crate::startup::migrate(&url).await.expect("migrate");
-        let created = create_tenant(
-            &db,
-            TenantSpec {
-                name: "acme".into(),
-                plan: "enterprise".into(),
-                markets: vec!["US".into()],
-                owner_email: "owner@acme.example".into(),
-                environments: vec![Environment::Live],
-            },
-        )
-        .await
-        .expect("tenant");
+        let (_dir, db, created) = crate::test_support::acme_db().await;
         let key_id = entity::api_key::Entity::find()
             .one(&db)
             .await

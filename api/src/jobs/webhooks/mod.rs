@@ -321,28 +321,12 @@ mod tests {
     use entity::Environment;
 
     use super::*;
-    use crate::domain::tenants::{TenantSpec, create_tenant};
 
     /// A migrated SQLite database with one pending delivery, and a dispatcher
     /// on it. The temp dir must outlive the test.
     async fn one_delivery() -> (tempfile::TempDir, Dispatcher, webhook_delivery::Model) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        let db = crate::startup::migrate(&url).await.expect("migrate");
-        let tenant_id = create_tenant(
-            &db,
-            TenantSpec {
-                name: "acme".into(),
-                plan: "enterprise".into(),
-                markets: vec!["US".into()],
-                owner_email: "owner@acme.example".into(),
-                environments: vec![Environment::Live],
-            },
-        )
-        .await
-        .expect("tenant")
-        .tenant
-        .id;
+        let (dir, db, created) = crate::test_support::acme_db().await;
+        let tenant_id = created.tenant.id;
         let now = clock::now();
         let endpoint = webhook_endpoint::ActiveModel {
             id: NotSet,
