@@ -9,7 +9,7 @@ use entity::{
     api_key, audit_event, dedupe_cluster, job, lead, lead_transition, team, user, webhook_delivery,
     webhook_endpoint,
 };
-use sea_orm::{EntityTrait, PaginatorTrait, Select};
+use sea_orm::{EntityTrait, FromQueryResult, PaginatorTrait, Select};
 
 use super::{context::Ctx, errors::GqlResult};
 use crate::store::{
@@ -89,10 +89,10 @@ impl TotalCount {
 /// Pages `select` (already scoped and filtered) by `sort` with the Relay
 /// arguments, and builds the connection; `count` wraps the unpaged query for
 /// `totalCount`. `key` gives a row's cursor value and id.
-pub async fn paged<E, N>(
+pub async fn paged<E, R, N>(
     ctx: &Context<'_>,
     args: PageArgs,
-    sort: &Sort<E>,
+    sort: &Sort<E, R>,
     select: Select<E>,
     key: impl Fn(&E::Model) -> (Option<CursorValue>, i64),
     node: impl Fn(E::Model) -> N,
@@ -100,6 +100,7 @@ pub async fn paged<E, N>(
 ) -> Result<Conn<N>>
 where
     E: EntityTrait,
+    R: FromQueryResult + Into<E::Model> + Send + Sync,
     N: OutputType,
 {
     let db = ctx.db().gql(ctx)?;
@@ -130,15 +131,16 @@ pub fn id_key<M>(id: impl Fn(&M) -> i64) -> impl Fn(&M) -> (Option<CursorValue>,
 
 /// Builds a connection from a page: each edge's cursor holds its row's sort value
 /// and id.
-pub fn build<E, N>(
+pub fn build<E, R, N>(
     page: PageResult<E::Model>,
-    sort: &Sort<E>,
+    sort: &Sort<E, R>,
     key: impl Fn(&E::Model) -> (Option<CursorValue>, i64),
     node: impl Fn(E::Model) -> N,
     count: CountQuery,
 ) -> Conn<N>
 where
     E: EntityTrait,
+    R: FromQueryResult + Into<E::Model> + Send + Sync,
     N: OutputType,
 {
     let mut conn = Connection::with_additional_fields(

@@ -1,5 +1,7 @@
 //! Lead queries: filters, orderings and their keyset pages.
 
+use std::marker::PhantomData;
+
 use chrono::{DateTime, Utc};
 use entity::{LeadSource, LeadStatus, lead};
 use sea_orm::{
@@ -9,6 +11,7 @@ use sea_orm::{
 };
 
 use super::cursor::CursorValue;
+use super::lead_row::LeadRow;
 use super::page::Sort;
 use crate::{auth::Principal, domain::DomainError, scope};
 
@@ -64,7 +67,8 @@ impl Default for LeadOrder {
 }
 
 impl LeadOrder {
-    pub fn sort(self) -> Sort<lead::Entity> {
+    /// The ordering, its rows decoded by position ([`LeadRow`]).
+    pub fn sort(self) -> Sort<lead::Entity, LeadRow> {
         let (tag, column) = match (self.field, self.ascending) {
             (LeadOrderField::CreatedAt, true) => ("created_at:asc", lead::Column::CreatedAt),
             (LeadOrderField::CreatedAt, false) => ("created_at:desc", lead::Column::CreatedAt),
@@ -80,6 +84,7 @@ impl LeadOrder {
             column: Some(column),
             id: lead::Column::Id,
             ascending: self.ascending,
+            rows: PhantomData,
         }
     }
 
@@ -205,8 +210,10 @@ pub async fn get<C: ConnectionTrait>(
     lead::Entity::find_by_id(id)
         .filter(scope::leads(p))
         .filter(lead::Column::DeletedAt.is_null())
+        .into_model::<LeadRow>()
         .one(db)
         .await?
+        .map(|row| row.0)
         .ok_or(DomainError::NotFound)
 }
 

@@ -9,6 +9,7 @@ use async_graphql::dataloader::Loader;
 use entity::{lead, team, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use super::lead_row::LeadRow;
 use crate::{auth::Principal, scope};
 
 /// Loader errors are shared between the fields that waited on one batch.
@@ -69,8 +70,9 @@ impl Loader<i64> for LeadLoader {
             .filter(scope::leads(&self.principal))
             .filter(lead::Column::DeletedAt.is_null())
             .filter(lead::Column::Id.is_in(keys.iter().copied()))
+            .into_model::<LeadRow>()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+        Ok(rows.into_iter().map(|LeadRow(r)| (r.id, r)).collect())
     }
 }

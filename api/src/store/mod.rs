@@ -6,6 +6,7 @@ pub mod cursor;
 pub mod dedupe;
 pub mod idempotency;
 pub mod import_results;
+pub mod lead_row;
 pub mod leads;
 pub mod loaders;
 pub mod page;

@@ -6,11 +6,11 @@
 //! row tells whether another page follows in the paging direction; a `LIMIT 1`
 //! probe on the other side of the cursor answers the opposite direction.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, marker::PhantomData};
 
 use sea_orm::{
-    ColumnTrait, ColumnType, ConnectionTrait, EntityTrait, ExprTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect, Select, sea_query::Expr,
+    ColumnTrait, ColumnType, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, Order,
+    QueryFilter, QueryOrder, QuerySelect, Select, sea_query::Expr,
 };
 
 use super::cursor::{Cursor, CursorValue};
@@ -143,12 +143,15 @@ pub struct PageResult<M> {
 }
 
 /// How a connection is sorted: an optional column, then the id as tie-breaker.
-pub struct Sort<E: EntityTrait> {
+/// Its rows are decoded as `R` (`E::Model` itself, or a faster decoder of it,
+/// such as `lead_row::LeadRow`).
+pub struct Sort<E: EntityTrait, R = <E as EntityTrait>::Model> {
     /// Cursor tag naming this ordering.
     pub tag: &'static str,
     pub column: Option<E::Column>,
     pub id: E::Column,
     pub ascending: bool,
+    pub rows: PhantomData<fn() -> R>,
 }
 
 /// Whether a cursor value can be compared with a column of this type.
@@ -185,9 +188,16 @@ impl<E: EntityTrait> Sort<E> {
             column: None,
             id,
             ascending,
+            rows: PhantomData,
         }
     }
+}
 
+impl<E, R> Sort<E, R>
+where
+    E: EntityTrait,
+    R: FromQueryResult + Into<E::Model> + Send + Sync,
+{
     /// Rows strictly after (`forward`) or strictly before the cursor, in sort order.
     fn beyond(&self, c: &Cursor, forward: bool) -> Result<sea_orm::Condition, DomainError> {
         let after = forward == self.ascending;
@@ -243,12 +253,16 @@ impl<E: EntityTrait> Sort<E> {
         if let Some(c) = &req.cursor {
             main = main.filter(self.beyond(c, forward)?);
         }
-        let mut items = self
+        let mut items: Vec<E::Model> = self
             .ordered(main, forward)
             .limit(req.limit + 1)
+            .into_model::<R>()
             .all(db)
             .await
-            .map_err(DomainError::Db)?;
+            .map_err(DomainError::Db)?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         let more = items.len() as u64 > req.limit;
         items.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
         // Rows on the other side of the cursor exist? One indexed probe.
@@ -294,11 +308,16 @@ impl<E: EntityTrait> Sort<E> {
             Some(c) => select.filter(self.beyond(c, true)?),
             None => select,
         };
-        self.ordered(select, true)
+        Ok(self
+            .ordered(select, true)
             .limit(limit)
+            .into_model::<R>()
             .all(db)
             .await
-            .map_err(DomainError::Db)
+            .map_err(DomainError::Db)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// The cursor of a row in this ordering.
