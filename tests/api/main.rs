@@ -24,6 +24,7 @@ mod scopes;
 mod webhooks;
 
 mod ids;
+mod lead_reads;
 mod lead_support;
 mod leads;
 mod leads_transitions;

@@ -97,20 +97,30 @@ impl Loaders {
 
     /// A user loaded by [`Loaders::prefetch`] (`None`: load it with `users`).
     pub fn prefetched_user(&self, id: i64) -> Option<user::Model> {
-        let prefetched = self
-            .prefetched
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        prefetched.users.get(&id).cloned()
+        self.with_prefetched_user(id, Clone::clone)
     }
 
     /// A team loaded by [`Loaders::prefetch`] (`None`: load it with `teams`).
     pub fn prefetched_team(&self, id: i64) -> Option<team::Model> {
+        self.with_prefetched_team(id, Clone::clone)
+    }
+
+    /// `f` of a user loaded by [`Loaders::prefetch`], without a copy of it.
+    pub fn with_prefetched_user<T>(&self, id: i64, f: impl FnOnce(&user::Model) -> T) -> Option<T> {
         let prefetched = self
             .prefetched
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        prefetched.teams.get(&id).cloned()
+        prefetched.users.get(&id).map(f)
+    }
+
+    /// `f` of a team loaded by [`Loaders::prefetch`], without a copy of it.
+    pub fn with_prefetched_team<T>(&self, id: i64, f: impl FnOnce(&team::Model) -> T) -> Option<T> {
+        let prefetched = self
+            .prefetched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        prefetched.teams.get(&id).map(f)
     }
 }
 

@@ -13,6 +13,7 @@ use super::{
         ApiKey, Lead, LeadTransition, Node, Team, User, Viewer,
         audit::{AuditEvent, AuditEventFilter},
         inputs::{LeadFilter, LeadOrder},
+        lead_one_pass::OnePassLead,
         webhook::{self, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint},
     },
 };
@@ -171,10 +172,11 @@ impl CoreQuery {
 
     /// One lead by id.
     #[graphql(guard = "ScopeGuard(Op::LeadsRead)")]
-    async fn lead(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Lead>> {
+    async fn lead(&self, ctx: &Context<'_>, id: ID) -> Result<Option<OnePassLead>> {
         let row = ctx.decode_id(NodeType::Lead, &id).gql(ctx)?;
         let (p, db) = (ctx.principal().gql(ctx)?, ctx.db().gql(ctx)?);
-        Ok(Some(Lead(store::leads::get(db, p, row).await.gql(ctx)?)))
+        let lead = store::leads::get(db, p, row).await.gql(ctx)?;
+        Ok(Some(OnePassLead(Lead(lead))))
     }
 
     /// Live leads (not deleted, not merged) in the key's scope. Default order
@@ -193,7 +195,7 @@ impl CoreQuery {
         before: Option<String>,
         filter: Option<LeadFilter>,
         order_by: Option<LeadOrder>,
-    ) -> Result<Conn<Lead>> {
+    ) -> Result<Conn<OnePassLead>> {
         let p = ctx.principal().gql(ctx)?;
         let order: store::leads::LeadOrder = order_by.unwrap_or_default().into();
         let args = PageArgs {
@@ -211,7 +213,7 @@ impl CoreQuery {
             &order.sort(),
             select,
             key,
-            Lead,
+            |m| OnePassLead(Lead(m)),
             CountQuery::Leads,
         )
         .await?;

@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::{
     LeadTransition, Team, User,
     enums::{LeadSource, LeadStatus},
+    lead_one_pass::OnePassLead,
 };
 use crate::{
     auth::Op,
@@ -186,7 +187,7 @@ async fn load_user(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
 /// Before the nodes of a page of leads resolve: loads the users and teams the
 /// selection asks for (`nodes` or `edges.node` → `assignedTo`, `createdBy`,
 /// `team`) in one query each ([`crate::graphql::context::Loaders::prefetch`]).
-pub async fn prefetch_related(ctx: &Context<'_>, conn: &Conn<Lead>) -> Result<()> {
+pub async fn prefetch_related(ctx: &Context<'_>, conn: &Conn<OnePassLead>) -> Result<()> {
     let look = ctx.look_ahead();
     let nodes = [look.field("nodes"), look.field("edges").field("node")];
     let wants = |field: &str| nodes.iter().any(|n| n.field(field).exists());
@@ -194,7 +195,7 @@ pub async fn prefetch_related(ctx: &Context<'_>, conn: &Conn<Lead>) -> Result<()
     if !(assigned || created || team) {
         return Ok(());
     }
-    let leads = conn.edges.iter().map(|e| &e.node.0);
+    let leads = conn.edges.iter().map(|e| &e.node.0.0);
     let mut users = Vec::new();
     if assigned {
         users.extend(leads.clone().filter_map(|l| l.assigned_to_id));

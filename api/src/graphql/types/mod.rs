@@ -9,6 +9,7 @@ pub mod enums;
 pub mod import;
 pub mod inputs;
 pub mod lead;
+pub mod lead_one_pass;
 pub mod node;
 pub mod rate_limit;
 pub mod team;
