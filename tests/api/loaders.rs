@@ -192,3 +192,38 @@ async fn the_flag_beyond_the_cursor_is_queried_only_when_selected() {
     assert_eq!(asked_back, plain_back + 1, "hasNextPage costs one probe");
     assert_eq!(next, json!(true));
 }
+
+/// `lead(id:)` resolves its related objects together, as the generic path
+/// does: one statement for its team and one for both of its users (assignee
+/// and creator), not one per field in turn.
+#[tokio::test]
+async fn one_lead_loads_its_team_and_both_users_in_one_statement_each() {
+    let app = spawn_app_with(|a| a.auth_cache_ttl_ms = 0).await;
+    let key = app.acme.live.clone();
+    let team = app.create_team(&key, "East", "US").await;
+    let user = app.create_user(&key, "rep@acme.example").await;
+    let id = app
+        .create_lead(&key, json!({ "teamId": team, "assignedToId": user }))
+        .await;
+    app.gql(&key, "{ viewer { environment } }", json!({}))
+        .await
+        .ok();
+    let cost = |query: &'static str| {
+        let (app, id) = (&app, &id);
+        async move {
+            let before = statements(app).await;
+            let answer = app.gql(&app.acme.live, query, json!({ "id": id })).await;
+            answer.ok();
+            (statements(app).await - before, answer)
+        }
+    };
+    let (plain, _) = cost("query($id: ID!) { lead(id: $id) { id } }").await;
+    let (nested, answer) = cost(
+        "query($id: ID!) { lead(id: $id) { id team { name } assignedTo { email } createdBy { role } } }",
+    )
+    .await;
+    assert_eq!(answer.data("lead.team.name"), "East");
+    assert_eq!(answer.data("lead.assignedTo.email"), "rep@acme.example");
+    assert_eq!(answer.data("lead.createdBy.role"), "owner");
+    assert_eq!(nested, plain + 2, "plain {plain}, nested {nested}");
+}

@@ -9,8 +9,9 @@
 //! `team`, `assignedTo` and `createdBy` selecting scalars only, from the rows
 //! the page prefetched; every other field (`history`, `customFields`,
 //! `mergedInto`, a related object that was not prefetched, ...) goes through
-//! [`Lead`]'s generated resolver, one at a time, its errors recorded as the
-//! generic path records them. A selection with fragments, directives or a
+//! [`Lead`]'s generated resolver, all of them concurrently as on the generic
+//! path (so their DataLoaders batch together), their errors recorded as the
+//! generic path records them. Keys come in selection order. A selection with fragments, directives or a
 //! repeated response key, and `email`/`phone` without `pii:read` (whose guard
 //! must answer), take the generic path for the whole object.
 //!
@@ -324,25 +325,40 @@ impl OutputType for OnePassLead {
             return OutputType::resolve(&self.0, ctx, field).await;
         };
         let lead = &self.0.0;
-        let mut map: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
-        for (field, plan) in fields {
-            let key = field.node.response_key().node.clone();
-            let value = match plan {
+        // Values computed here first; the rest resolve concurrently, as on the
+        // generic path (their DataLoaders batch together), and every value
+        // goes into the object in selection order.
+        let values: Vec<Option<Value>> = fields
+            .iter()
+            .map(|(_, plan)| match plan {
                 Plan::Scalar(s) => Some(s.value(lead, codec)),
-                Plan::Related(related, nested) => self.related(related, &nested, loaders, codec),
+                Plan::Related(related, nested) => self.related(*related, nested, loaders, codec),
                 Plan::Generic => None,
+            })
+            .collect();
+        let mut resolved = futures::future::join_all(
+            fields
+                .iter()
+                .zip(&values)
+                .filter(|(_, value)| value.is_none())
+                .map(|((field, _), _)| async move {
+                    let value = self.0.resolve_field(&ctx.with_field(field)).await?;
+                    Ok(value.unwrap_or_default())
+                }),
+        )
+        .await
+        .into_iter();
+        let mut map: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
+        for ((field, _), value) in fields.iter().zip(values) {
+            let value = match value.map(Ok).or_else(|| resolved.next()) {
+                Some(Ok(value)) => value,
+                Some(Err(e)) => {
+                    ctx.add_error(e);
+                    continue;
+                }
+                None => continue,
             };
-            let value = match value {
-                Some(value) => value,
-                None => match self.0.resolve_field(&ctx.with_field(field)).await {
-                    Ok(value) => value.unwrap_or_default(),
-                    Err(e) => {
-                        ctx.add_error(e);
-                        continue;
-                    }
-                },
-            };
-            map.insert(key, value);
+            map.insert(field.node.response_key().node.clone(), value);
         }
         Ok(if map.is_empty() {
             Value::Null
