@@ -76,20 +76,38 @@ async fn raw_answer(app: &TestApp, query: &str, variables: Value) -> String {
         .expect("body")
 }
 
-/// `lead(id:)`, the lead in `leads`, and `node(id:)` through a fragment.
-async fn three_reads(app: &TestApp, id: &str, selection: &str) -> [Value; 3] {
-    let key = &app.acme.live;
-    let by_id = app
+/// `selection` of the lead through `lead(id:)` (the one-pass path).
+async fn read_by_id(app: &TestApp, id: &str, selection: &str) -> Value {
+    let answer = app
         .gql(
-            key,
+            &app.acme.live,
             &format!("query($id: ID!) {{ lead(id: $id) {{ {selection} }} }}"),
             json!({ "id": id }),
         )
         .await;
-    by_id.ok();
+    answer.ok();
+    answer.data("lead").clone()
+}
+
+/// `selection` of the lead through `node(id:)` and a fragment (the generic
+/// resolvers and the lead loader).
+async fn read_node(app: &TestApp, id: &str, selection: &str) -> Value {
+    let answer = app
+        .gql(
+            &app.acme.live,
+            &format!("query($id: ID!) {{ node(id: $id) {{ ... on Lead {{ {selection} }} }} }}"),
+            json!({ "id": id }),
+        )
+        .await;
+    answer.ok();
+    answer.data("node").clone()
+}
+
+/// `lead(id:)`, the lead in `leads`, and `node(id:)` through a fragment.
+async fn three_reads(app: &TestApp, id: &str, selection: &str) -> [Value; 3] {
     let listed = app
         .gql(
-            key,
+            &app.acme.live,
             &format!("{{ leads(first: 200) {{ nodes {{ {selection} }} }} }}"),
             json!({}),
         )
@@ -103,18 +121,10 @@ async fn three_reads(app: &TestApp, id: &str, selection: &str) -> [Value; 3] {
         .find(|n| n.to_string().contains(id))
         .cloned()
         .unwrap_or(Value::Null);
-    let node = app
-        .gql(
-            key,
-            &format!("query($id: ID!) {{ node(id: $id) {{ ... on Lead {{ {selection} }} }} }}"),
-            json!({ "id": id }),
-        )
-        .await;
-    node.ok();
     [
-        by_id.data("lead").clone(),
+        read_by_id(app, id, selection).await,
         in_list,
-        node.data("node").clone(),
+        read_node(app, id, selection).await,
     ]
 }
 
@@ -223,26 +233,11 @@ async fn a_merged_lead_reads_the_same_through_every_path() {
         .await;
     merged.ok();
     let selection = "id company jobTitle mergedInto { id company }";
-    let by_id = app
-        .gql(
-            key,
-            &format!("query($id: ID!) {{ lead(id: $id) {{ {selection} }} }}"),
-            json!({ "id": duplicate }),
-        )
-        .await;
-    by_id.ok();
+    let by_id = read_by_id(&app, &duplicate, selection).await;
     assert_eq!(
-        by_id.data("lead"),
-        &json!({ "id": duplicate, "company": "Merged", "jobTitle": "CFO",
+        by_id,
+        json!({ "id": duplicate, "company": "Merged", "jobTitle": "CFO",
                  "mergedInto": { "id": survivor, "company": "Kept" } })
     );
-    let node = app
-        .gql(
-            key,
-            &format!("query($id: ID!) {{ node(id: $id) {{ ... on Lead {{ {selection} }} }} }}"),
-            json!({ "id": duplicate }),
-        )
-        .await;
-    node.ok();
-    assert_eq!(node.data("node"), by_id.data("lead"));
+    assert_eq!(read_node(&app, &duplicate, selection).await, by_id);
 }
