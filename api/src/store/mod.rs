@@ -10,6 +10,7 @@ pub mod lead_row;
 pub mod leads;
 pub mod loaders;
 pub mod page;
+pub mod sqlite_bulk;
 pub mod users;
 
 pub use page::{PageArgs, PageRequest, PageResult};
