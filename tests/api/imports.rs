@@ -594,7 +594,9 @@ async fn duplicates_across_chunks_follow_on_duplicate() {
 /// After a first chunk that found no stored lead, chunks look up only the
 /// keys they repeat from earlier chunks; a lead stored before the import is
 /// then met by the unique index, and its chunk is written again with every
-/// key looked up. The outcomes are those of a file written row by row.
+/// key looked up (on SQLite, whose transactions take several chunks, the
+/// run reads the file again from its last commit). The outcomes are those
+/// of a file written row by row.
 #[tokio::test]
 async fn a_stored_lead_met_after_chunks_without_lookups_follows_on_duplicate() {
     let app = spawn_app_with(|a| a.jobs.import_chunk_rows = 2).await;
@@ -675,6 +677,36 @@ async fn a_stored_lead_met_after_chunks_without_lookups_follows_on_duplicate() {
     assert_eq!(
         lead::Entity::find().count(&app.db).await.expect("count"),
         12
+    );
+
+    // A longer file: on SQLite the first four chunks commit together, and
+    // the stored lead, met in the next group, sends the run back to row 9
+    // (not to the start) with every key looked up; row 10 repeats row 3 of
+    // the committed group.
+    stored.push(
+        app.create_lead(
+            &key,
+            json!({ "email": "old3@example.com", "firstName": "Old", "lastName": "Timer", "market": "US" }),
+        )
+        .await,
+    );
+    let mut file = String::from("email,first name,last name,phone,company\n");
+    for n in 1..=8 {
+        file.push_str(&format!("g{n}@example.com,G,{n},,\n"));
+    }
+    file.push_str("h9@example.com,H,9,,\ng3@example.com,G,Again,,\nold3@example.com,Old,Again,,\nh12@example.com,H,12,,\n");
+    let file: &'static str = file.leak();
+    let results = waited_results(&app, &key, "market=US&onDuplicate=skip", file).await;
+    let mut want = vec!["created"; 12];
+    want[9] = "skipped";
+    want[10] = "skipped";
+    assert_eq!(codes(&results), want, "{results:?}");
+    let id = |row: usize| results[row]["id"].as_str().expect("id").to_owned();
+    assert_eq!(id(9), id(2));
+    assert_eq!(id(10), stored[2]);
+    assert_eq!(
+        lead::Entity::find().count(&app.db).await.expect("count"),
+        23
     );
 }
 

@@ -283,13 +283,56 @@ pub async fn insert_returning_keys<C: ConnectionTrait>(
 ) -> Result<Vec<(i64, String)>, DbErr> {
     let mut keys = Vec::with_capacity(models.len());
     for rows in super::fixed_batches(models, batch) {
-        let mut insert = lead::Entity::insert_many(rows.to_vec()).into_query();
-        insert.returning(Query::returning().columns([lead::Column::Id, lead::Column::EmailKey]));
-        for row in db.query_all(&insert).await? {
+        for row in db.query_all(&insert_keys_statement(rows.to_vec())).await? {
             keys.push((row.try_get("", "id")?, row.try_get("", "email_key")?));
         }
     }
     Ok(keys)
+}
+
+/// SQLite: [`insert_returning_keys`] in a [`super::sqlite_bulk::BulkTxn`], as
+/// `INSERT OR FAIL` (no statement journal). Each statement is built while the
+/// one before runs on SQLite's thread, and the models move into them instead
+/// of being cloned: building took about a quarter of an import's time, one
+/// after the other with SQLite's.
+pub async fn insert_returning_keys_bulk(
+    txn: &super::sqlite_bulk::BulkTxn,
+    models: Vec<lead::ActiveModel>,
+    batch: usize,
+) -> Result<Vec<(i64, String)>, DbErr> {
+    let mut keys = Vec::with_capacity(models.len());
+    let sizes: Vec<usize> = super::fixed_batches(&models, batch)
+        .map(<[_]>::len)
+        .collect();
+    let mut sizes = sizes.into_iter();
+    let mut models = models.into_iter();
+    let mut build = move || {
+        let n = sizes.next()?;
+        let insert = insert_keys_statement(models.by_ref().take(n));
+        Some(super::sqlite_bulk::BulkTxn::insert_or_fail_statement(
+            &insert,
+        ))
+    };
+    let mut next = build();
+    while let Some(stmt) = next.take() {
+        let stmt = stmt?;
+        // Polled in order: the statement goes to SQLite's thread, then the
+        // next one is built.
+        let (rows, following) = futures::join!(txn.query_all_raw(stmt), async { build() });
+        next = following;
+        for row in rows? {
+            keys.push((row.try_get("", "id")?, row.try_get("", "email_key")?));
+        }
+    }
+    Ok(keys)
+}
+
+fn insert_keys_statement(
+    rows: impl IntoIterator<Item = lead::ActiveModel>,
+) -> sea_orm::sea_query::InsertStatement {
+    let mut insert = lead::Entity::insert_many(rows).into_query();
+    insert.returning(Query::returning().columns([lead::Column::Id, lead::Column::EmailKey]));
+    insert
 }
 
 /// PostgreSQL: inserts `models` with one `COPY` and returns each new row's
