@@ -9,7 +9,7 @@
 //! transaction: its new leads, every row's result (packed into runs where
 //! rows created consecutive leads, see `store::import_results`) and the job's
 //! progress, behind [`Lease::hold`]. On PostgreSQL the leads and the results
-//! go in with `COPY` ([`ChunkTxn`]), elsewhere in multi-row `INSERT`s. A
+//! go in with `COPY` ([`WriteTxn`]), elsewhere in multi-row `INSERT`s. A
 //! resumed job (after a crash, a shutdown or a lost lease) re-reads the file
 //! and skips the rows whose results are committed, so no row is written twice.
 //!
@@ -34,8 +34,7 @@ use fastbloom::BloomFilter;
 use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, ExecResult, QueryFilter, QueryResult, QueryTrait, Statement,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryTrait,
     sea_query::{Expr, ExprTrait},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -56,7 +55,7 @@ use crate::{
         webhooks::{self, EventType},
     },
     ids::NodeType,
-    store::{self, copy::CopyTxn, sqlite_bulk::BulkTxn},
+    store::{self, WriteTxn, sqlite_bulk::BulkTxn},
 };
 
 /// Leads per multi-row INSERT (22 columns: well under both databases'
@@ -332,87 +331,6 @@ async fn feed_file(
     Ok(())
 }
 
-/// The transaction a chunk is written in.
-enum ChunkTxn {
-    /// Dry runs and the row-by-row retry: multi-row `INSERT`s (and savepoints
-    /// for the retry).
-    Orm(DatabaseTransaction),
-    /// PostgreSQL: the new leads and the results go in with `COPY`
-    /// ([`store::copy`]).
-    Copy(CopyTxn),
-    /// SQLite: multi-row `INSERT OR FAIL`s without a statement journal, the
-    /// chunk's references checked in place of the foreign keys
-    /// ([`store::sqlite_bulk`]).
-    Bulk(BulkTxn),
-}
-
-impl ChunkTxn {
-    /// Begins a chunk's write transaction; `bulk` asks for the database's
-    /// bulk path (`COPY`, or SQLite's [`BulkTxn`]).
-    async fn begin(db: &DatabaseConnection, bulk: bool) -> Result<Self, DbErr> {
-        if bulk {
-            if let Some(copy) = CopyTxn::begin(db).await? {
-                return Ok(Self::Copy(copy));
-            }
-            if let Some(txn) = BulkTxn::begin(db).await? {
-                return Ok(Self::Bulk(txn));
-            }
-        }
-        Ok(Self::Orm(store::begin_write(db).await?))
-    }
-
-    async fn commit(self) -> Result<(), DbErr> {
-        match self {
-            Self::Orm(txn) => txn.commit().await,
-            Self::Copy(txn) => txn.commit().await,
-            Self::Bulk(txn) => txn.commit().await,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl ConnectionTrait for ChunkTxn {
-    fn get_database_backend(&self) -> DbBackend {
-        match self {
-            Self::Orm(txn) => txn.get_database_backend(),
-            Self::Copy(txn) => txn.get_database_backend(),
-            Self::Bulk(txn) => txn.get_database_backend(),
-        }
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self {
-            Self::Orm(txn) => txn.execute_raw(stmt).await,
-            Self::Copy(txn) => txn.execute_raw(stmt).await,
-            Self::Bulk(txn) => txn.execute_raw(stmt).await,
-        }
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        match self {
-            Self::Orm(txn) => txn.execute_unprepared(sql).await,
-            Self::Copy(txn) => txn.execute_unprepared(sql).await,
-            Self::Bulk(txn) => txn.execute_unprepared(sql).await,
-        }
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self {
-            Self::Orm(txn) => txn.query_one_raw(stmt).await,
-            Self::Copy(txn) => txn.query_one_raw(stmt).await,
-            Self::Bulk(txn) => txn.query_one_raw(stmt).await,
-        }
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self {
-            Self::Orm(txn) => txn.query_all_raw(stmt).await,
-            Self::Copy(txn) => txn.query_all_raw(stmt).await,
-            Self::Bulk(txn) => txn.query_all_raw(stmt).await,
-        }
-    }
-}
-
 /// A row ready to be written (validated and placed).
 struct Ready {
     row_number: i64,
@@ -524,7 +442,7 @@ const SQLITE_CHUNKS_PER_TXN: usize = 4;
 
 /// Chunks written into one open transaction ([`Writer::write_grouped`]).
 struct Group {
-    txn: ChunkTxn,
+    txn: WriteTxn,
     staged: Vec<Staged>,
 }
 
@@ -714,7 +632,7 @@ impl Writer<'_> {
         let mut group = match self.open.take() {
             Some(group) => group,
             None => {
-                let txn = ChunkTxn::begin(self.db, true).await?;
+                let txn = WriteTxn::begin(self.db, true).await?;
                 self.lease.hold(&txn, self.processed).await?;
                 Group {
                     txn,
@@ -812,7 +730,7 @@ impl Writer<'_> {
         lookup: Lookup,
         careful: bool,
     ) -> Result<(), JobError> {
-        let txn = ChunkTxn::begin(self.db, !careful && !self.params.dry_run).await?;
+        let txn = WriteTxn::begin(self.db, !careful && !self.params.dry_run).await?;
         self.lease.hold(&txn, self.processed).await?;
         let staged = self.stage(&txn, chunk, last, lookup, careful).await?;
         txn.commit().await?;
@@ -827,13 +745,13 @@ impl Writer<'_> {
     /// lookup, its new leads, every row's result and the job's progress.
     async fn stage(
         &mut self,
-        txn: &ChunkTxn,
+        txn: &WriteTxn,
         chunk: &mut Checked,
         last: i64,
         lookup: Lookup,
         careful: bool,
     ) -> Result<Staged, JobError> {
-        if let ChunkTxn::Bulk(bulk) = txn {
+        if let WriteTxn::Bulk(bulk) = txn {
             self.check_references(bulk, chunk).await?;
         }
         let mut result = chunk.failed.clone();
@@ -891,7 +809,7 @@ impl Writer<'_> {
                     }
                 }
             } else if careful {
-                let ChunkTxn::Orm(orm) = txn else {
+                let WriteTxn::Orm(orm) = txn else {
                     return Err(
                         anyhow::anyhow!("row-by-row writes need a SeaORM transaction").into(),
                     );
@@ -924,14 +842,14 @@ impl Writer<'_> {
         let models: Vec<lead::ActiveModel> = new_leads.into_iter().map(|(_, am)| am).collect();
         let backend = self.db.get_database_backend();
         let inserted = match txn {
-            ChunkTxn::Orm(orm) => {
+            WriteTxn::Orm(orm) => {
                 store::leads::insert_returning_keys(orm, &models, insert_batch(backend)).await?
             }
-            ChunkTxn::Bulk(bulk) => {
+            WriteTxn::Bulk(bulk) => {
                 store::leads::insert_returning_keys_bulk(bulk, models, insert_batch(backend))
                     .await?
             }
-            ChunkTxn::Copy(copy) => {
+            WriteTxn::Copy(copy) => {
                 let ids = self.ids.take(self.db, models.len()).await?;
                 store::leads::copy_with_ids(copy, models, ids).await?
             }
@@ -953,7 +871,7 @@ impl Writer<'_> {
         result.rows.sort_unstable_by_key(|r| r.row_number);
         let (single, runs) = store::import_results::pack(std::mem::take(&mut result.rows));
         match txn {
-            ChunkTxn::Orm(orm) => {
+            WriteTxn::Orm(orm) => {
                 for batch in store::fixed_batches(&single, result_batch(backend)) {
                     import_row::Entity::insert_many(batch.to_vec())
                         .exec_without_returning(orm)
@@ -965,11 +883,11 @@ impl Writer<'_> {
                         .await?;
                 }
             }
-            ChunkTxn::Copy(copy) => {
+            WriteTxn::Copy(copy) => {
                 copy.copy_insert(&single).await?;
                 copy.copy_insert(&runs).await?;
             }
-            ChunkTxn::Bulk(bulk) => {
+            WriteTxn::Bulk(bulk) => {
                 for batch in store::fixed_batches(&single, result_batch(backend)) {
                     bulk.insert_or_fail(
                         &import_row::Entity::insert_many(batch.to_vec()).into_query(),
@@ -1033,36 +951,18 @@ impl Writer<'_> {
     /// cannot go before it commits. None of them can be deleted through the
     /// API; one missing ends the job, as the foreign keys would.
     async fn check_references(&self, bulk: &BulkTxn, chunk: &Checked) -> Result<(), JobError> {
-        let mut teams: Vec<i64> = chunk
+        let teams = chunk.ready.iter().filter_map(|r| r.placement.team_id);
+        let users = chunk
             .ready
             .iter()
-            .filter_map(|r| r.placement.team_id)
-            .collect();
-        let mut users: Vec<i64> = chunk
-            .ready
-            .iter()
-            .filter_map(|r| r.placement.assigned_to_id)
-            .chain([self.p.acting_user_id])
-            .collect();
-        for ids in [&mut teams, &mut users] {
-            ids.sort_unstable();
-            ids.dedup();
-        }
-        for (table, ids) in [
-            ("tenants", &[self.p.tenant_id][..]),
-            ("teams", &teams),
-            ("users", &users),
-        ] {
-            let missing = bulk.missing_references(table, ids).await?;
-            if missing > 0 {
-                return Err(anyhow::anyhow!(
-                    "import job {}: {missing} of the {table} its rows reference no longer exist",
-                    self.job_id
-                )
-                .into());
-            }
-        }
-        Ok(())
+            .filter_map(|r| r.placement.assigned_to_id);
+        bulk.check_references(vec![
+            ("tenants", vec![self.p.tenant_id]),
+            ("teams", teams.collect()),
+            ("users", users.chain([self.p.acting_user_id]).collect()),
+        ])
+        .await
+        .map_err(|e| anyhow::anyhow!("import job {}: {e}", self.job_id).into())
     }
 
     /// PostgreSQL plans each chunk's duplicate lookup (`email_key IN (...)`)

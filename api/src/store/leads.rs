@@ -290,11 +290,11 @@ pub async fn insert_returning_keys<C: ConnectionTrait>(
     Ok(keys)
 }
 
-/// SQLite: [`insert_returning_keys`] in a [`super::sqlite_bulk::BulkTxn`], as
-/// `INSERT OR FAIL` (no statement journal). Each statement is built while the
-/// one before runs on SQLite's thread, and the models move into them instead
-/// of being cloned: building took about a quarter of an import's time, one
-/// after the other with SQLite's.
+/// SQLite: [`insert_returning_keys`] in a [`super::sqlite_bulk::BulkTxn`]
+/// (`INSERT OR FAIL`, no statement journal). Each statement is built while
+/// the one before runs on SQLite's thread, and the models move into them
+/// instead of being cloned (building them used to wait for SQLite, and SQLite
+/// for it).
 pub async fn insert_returning_keys_bulk(
     txn: &super::sqlite_bulk::BulkTxn,
     models: Vec<lead::ActiveModel>,
@@ -309,13 +309,10 @@ pub async fn insert_returning_keys_bulk(
     let mut build = move || {
         let n = sizes.next()?;
         let insert = insert_keys_statement(models.by_ref().take(n));
-        Some(super::sqlite_bulk::BulkTxn::insert_or_fail_statement(
-            &insert,
-        ))
+        Some(DbBackend::Sqlite.build(&insert))
     };
     let mut next = build();
     while let Some(stmt) = next.take() {
-        let stmt = stmt?;
         // Polled in order: the statement goes to SQLite's thread, then the
         // next one is built.
         let (rows, following) = futures::join!(txn.query_all_raw(stmt), async { build() });

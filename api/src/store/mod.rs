@@ -12,6 +12,9 @@ pub mod loaders;
 pub mod page;
 pub mod sqlite_bulk;
 pub mod users;
+mod write_txn;
+
+pub use write_txn::WriteTxn;
 
 pub use page::{PageArgs, PageRequest, PageResult};
 

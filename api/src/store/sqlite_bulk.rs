@@ -15,9 +15,10 @@
 //! an immediate foreign key. So a [`BulkTxn`]
 //! - turns foreign-key enforcement off on its connection for the transaction
 //!   (`PRAGMA foreign_keys` only takes effect outside a transaction), and
-//! - runs its multi-row writes as `INSERT OR FAIL`, which stops at a violated
-//!   constraint without undoing the statement's earlier rows: the caller rolls
-//!   the whole transaction back instead.
+//! - runs every `INSERT` and `UPDATE` as `INSERT OR FAIL` and `UPDATE OR
+//!   FAIL` ([`or_fail`]), which stop at a violated constraint without undoing
+//!   the statement's earlier rows: the caller rolls the whole transaction back
+//!   instead.
 //!
 //! With enforcement off, the caller checks the rows its statements reference
 //! ([`BulkTxn::missing_references`]) after the transaction's first write:
@@ -91,31 +92,32 @@ impl BulkTxn {
         Ok(())
     }
 
-    /// Runs `insert` as `INSERT OR FAIL` and returns the rows of its
+    /// Runs `insert` (as `INSERT OR FAIL`) and returns the rows of its
     /// `RETURNING` clause, if any. A violated constraint stops it with an
     /// error, the rows before kept: roll the transaction back.
     pub async fn insert_or_fail(
         &self,
         insert: &InsertStatement,
     ) -> Result<Vec<QueryResult>, DbErr> {
-        self.query_all_raw(Self::insert_or_fail_statement(insert)?)
-            .await
+        self.query_all_raw(DbBackend::Sqlite.build(insert)).await
     }
 
-    /// `insert` as the `INSERT OR FAIL` statement [`BulkTxn::insert_or_fail`]
-    /// runs.
-    pub fn insert_or_fail_statement(insert: &InsertStatement) -> Result<Statement, DbErr> {
-        let stmt = DbBackend::Sqlite.build(insert);
-        let Some(rest) = stmt.sql.strip_prefix("INSERT INTO ") else {
-            return Err(DbErr::Custom(format!(
-                "not a plain INSERT: {}",
-                stmt.sql.chars().take(40).collect::<String>()
-            )));
-        };
-        Ok(Statement {
-            sql: format!("INSERT OR FAIL INTO {rest}"),
-            ..stmt
-        })
+    /// Checks that every id of each `(table, ids)` of `references` is the
+    /// `id` of a row of `table`, in this transaction: the check that stands in
+    /// for the foreign keys of the rows it writes. Fails with the first table
+    /// that misses some. Table names come from the code, never from input.
+    pub async fn check_references(&self, references: Vec<(&str, Vec<i64>)>) -> Result<(), DbErr> {
+        for (table, mut ids) in references {
+            ids.sort_unstable();
+            ids.dedup();
+            let missing = self.missing_references(table, &ids).await?;
+            if missing > 0 {
+                return Err(DbErr::Custom(format!(
+                    "{missing} of the {table} referenced by the rows written no longer exist"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// How many of `ids` are not the `id` of a row of `table`, counted in
@@ -142,6 +144,19 @@ impl BulkTxn {
     }
 }
 
+/// `stmt` with `OR FAIL` after its verb if it is an `INSERT INTO` or an
+/// `UPDATE`; any other statement as it is.
+pub fn or_fail(stmt: Statement) -> Statement {
+    let sql = if let Some(rest) = stmt.sql.strip_prefix("INSERT INTO ") {
+        format!("INSERT OR FAIL INTO {rest}")
+    } else if let Some(rest) = stmt.sql.strip_prefix("UPDATE ") {
+        format!("UPDATE OR FAIL {rest}")
+    } else {
+        return stmt;
+    };
+    Statement { sql, ..stmt }
+}
+
 impl Drop for BulkTxn {
     fn drop(&mut self) {
         if !self.clean {
@@ -159,6 +174,7 @@ impl ConnectionTrait for BulkTxn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let stmt = or_fail(stmt);
         let mut conn = self.conn.lock().await;
         query(&stmt)
             .execute(&mut **conn)
@@ -177,6 +193,7 @@ impl ConnectionTrait for BulkTxn {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        let stmt = or_fail(stmt);
         let mut conn = self.conn.lock().await;
         query(&stmt)
             .fetch_optional(&mut **conn)
@@ -186,6 +203,7 @@ impl ConnectionTrait for BulkTxn {
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let stmt = or_fail(stmt);
         let mut conn = self.conn.lock().await;
         query(&stmt)
             .fetch_all(&mut **conn)
@@ -314,15 +332,24 @@ mod tests {
     }
 
     #[test]
-    fn only_a_plain_insert_becomes_insert_or_fail() {
-        let stmt = BulkTxn::insert_or_fail_statement(&team_insert(1, "x")).expect("plain");
+    fn inserts_and_updates_fail_instead_of_aborting_and_the_rest_run_as_written() {
+        let sql = |stmt: &str| or_fail(Statement::from_string(DbBackend::Sqlite, stmt)).sql;
+        let insert = DbBackend::Sqlite.build(&team_insert(1, "x")).sql;
         assert!(
-            stmt.sql.starts_with("INSERT OR FAIL INTO \"teams\""),
-            "{}",
-            stmt.sql
+            sql(&insert).starts_with("INSERT OR FAIL INTO \"teams\""),
+            "{insert}"
         );
-        let mut upsert = team_insert(1, "x");
-        upsert.replace();
-        assert!(BulkTxn::insert_or_fail_statement(&upsert).is_err());
+        assert_eq!(
+            sql("UPDATE \"leads\" SET \"score\" = 1"),
+            "UPDATE OR FAIL \"leads\" SET \"score\" = 1"
+        );
+        for as_written in [
+            "SELECT 1",
+            "DELETE FROM \"teams\"",
+            "REPLACE INTO \"teams\" (\"name\") VALUES ('x')",
+            "PRAGMA foreign_keys = ON",
+        ] {
+            assert_eq!(sql(as_written), as_written);
+        }
     }
 }

@@ -29,7 +29,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use batch::dedupe::{DedupeRecord, Fill, fill_survivor};
 use chrono::{DateTime, Utc};
 use entity::lead;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{Map, Value};
 use tracing::instrument;
 
@@ -199,7 +199,7 @@ pub fn plan_in_chunks(
 /// filled survivors, the merged duplicates, then every merge's audit
 /// entries and webhook events in order, each kind in multi-row statements.
 pub async fn write_merges(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     p: &Principal,
     merges: &[Merge],
 ) -> Result<(), DomainError> {

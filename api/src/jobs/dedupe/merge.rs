@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use batch::dedupe::{MatchReason, blocking_keys};
 use chrono::{DateTime, Utc};
 use entity::lead;
-use sea_orm::{DatabaseTransaction, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend};
 
 use super::{Run, domain_err, scan::record};
 use crate::{
@@ -24,8 +24,9 @@ use crate::{
     },
     jobs::{JobContext, JobError, Lease},
     store::{
-        self,
+        self, WriteTxn,
         dedupe::{RunCounts, ScanRow},
+        sqlite_bulk::BulkTxn,
     },
 };
 
@@ -103,7 +104,9 @@ pub(super) async fn merge_all(
 /// One transaction's merges, planned from its locked leads, waiting for
 /// [`finish`].
 struct Prepared {
-    txn: DatabaseTransaction,
+    /// On SQLite a [`BulkTxn`]: its `UPDATE`s and `INSERT`s need no
+    /// statement journal, the references checked in [`finish`].
+    txn: WriteTxn,
     merges: Vec<Merge>,
     /// Clusters taken (merged or skipped).
     processed: i64,
@@ -144,7 +147,7 @@ async fn prepare(
     let Some(last) = last else {
         return Ok(None);
     };
-    let txn = store::begin_write(&ctx.db).await?;
+    let txn = WriteTxn::begin_sqlite_bulk(&ctx.db, true).await?;
     // Every member of the batch, read again and locked in one go.
     let ids = batch.iter().flat_map(|c| c.member_ids.iter().copied());
     let mut current = lock_leads(&txn, &run.principal, ids.collect()).await?;
@@ -178,6 +181,9 @@ async fn finish(
     prepared: Prepared,
 ) -> Result<(), JobError> {
     let Prepared { txn, merges, .. } = &prepared;
+    if let WriteTxn::Bulk(bulk) = txn {
+        check_references(bulk, &run.principal, merges).await?;
+    }
     write_merges(txn, &run.principal, merges)
         .await
         .map_err(domain_err)?;
@@ -198,9 +204,31 @@ async fn finish(
     Ok(())
 }
 
+/// What a [`BulkTxn`]'s merges reference, checked in place of the foreign
+/// keys it leaves unenforced: the tenant (webhook events), the survivors
+/// (the duplicates' `merged_into_id`; locked in this transaction) and the
+/// teams and assignees the survivors end up with (taken from stored leads).
+async fn check_references(bulk: &BulkTxn, p: &Principal, merges: &[Merge]) -> Result<(), JobError> {
+    let survivors = merges.iter().map(|m| &m.survivor);
+    bulk.check_references(vec![
+        ("tenants", vec![p.tenant_id]),
+        ("leads", survivors.clone().map(|s| s.id).collect()),
+        (
+            "teams",
+            survivors.clone().filter_map(|s| s.team_id).collect(),
+        ),
+        (
+            "users",
+            survivors.filter_map(|s| s.assigned_to_id).collect(),
+        ),
+    ])
+    .await
+    .map_err(|e| anyhow::anyhow!("dedupe run: {e}").into())
+}
+
 /// The live leads in scope among `ids`, locked for update (PostgreSQL), by id.
 async fn lock_leads(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     p: &Principal,
     mut ids: Vec<i64>,
 ) -> Result<HashMap<i64, lead::Model>, JobError> {
