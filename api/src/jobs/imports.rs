@@ -6,12 +6,14 @@
 //! mapping and validation on rayon) and checks each chunk against the
 //! tenant's markets and the import's options ([`Checker`], which also builds
 //! the new leads' models), and this task writes each checked chunk in one
-//! transaction: its new leads, every row's result (packed into runs where
-//! rows created consecutive leads, see `store::import_results`) and the job's
-//! progress, behind [`Lease::hold`]. On PostgreSQL the leads and the results
-//! go in with `COPY` ([`WriteTxn`]), elsewhere in multi-row `INSERT`s. A
-//! resumed job (after a crash, a shutdown or a lost lease) re-reads the file
-//! and skips the rows whose results are committed, so no row is written twice.
+//! transaction (on SQLite, four chunks to one: [`SQLITE_CHUNKS_PER_TXN`]):
+//! its new leads, every row's result (packed into runs where rows created
+//! consecutive leads, see `store::import_results`) and the job's progress,
+//! behind [`Lease::hold`]. On PostgreSQL the leads and the results go in
+//! with `COPY`, on SQLite in multi-row `INSERT OR FAIL`s without a statement
+//! journal ([`WriteTxn`]). A resumed job (after a crash, a shutdown or a
+//! lost lease) re-reads the file and skips the rows whose results are
+//! committed, so no row is written twice.
 //!
 //! Duplicates follow `onDuplicate` whether the earlier lead is in the database
 //! or earlier in the file: rows of earlier chunks are committed (a dry run
@@ -20,7 +22,8 @@
 //! whole chunk found none there, later chunks look up only the keys they
 //! repeat from earlier chunks, and a key stored before the import meets the
 //! unique index instead, which sends its chunk back to be written with every
-//! key looked up (see [`Lookup`]).
+//! key looked up (on SQLite, the run back to its last commit; see
+//! [`Lookup`]).
 
 use std::collections::{HashMap, VecDeque};
 
