@@ -37,7 +37,7 @@ use fastbloom::BloomFilter;
 use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryTrait,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -874,34 +874,21 @@ impl Writer<'_> {
         result.rows.sort_unstable_by_key(|r| r.row_number);
         let (single, runs) = store::import_results::pack(std::mem::take(&mut result.rows));
         match txn {
-            WriteTxn::Orm(orm) => {
-                for batch in store::fixed_batches(&single, result_batch(backend)) {
-                    import_row::Entity::insert_many(batch.to_vec())
-                        .exec_without_returning(orm)
-                        .await?;
-                }
-                for batch in store::fixed_batches(&runs, result_batch(backend)) {
-                    import_row_run::Entity::insert_many(batch.to_vec())
-                        .exec_without_returning(orm)
-                        .await?;
-                }
-            }
             WriteTxn::Copy(copy) => {
                 copy.copy_insert(&single).await?;
                 copy.copy_insert(&runs).await?;
             }
-            WriteTxn::Bulk(bulk) => {
+            // A `BulkTxn` runs them as `INSERT OR FAIL`.
+            WriteTxn::Orm(_) | WriteTxn::Bulk(_) => {
                 for batch in store::fixed_batches(&single, result_batch(backend)) {
-                    bulk.insert_or_fail(
-                        &import_row::Entity::insert_many(batch.to_vec()).into_query(),
-                    )
-                    .await?;
+                    import_row::Entity::insert_many(batch.to_vec())
+                        .exec_without_returning(txn)
+                        .await?;
                 }
                 for batch in store::fixed_batches(&runs, result_batch(backend)) {
-                    bulk.insert_or_fail(
-                        &import_row_run::Entity::insert_many(batch.to_vec()).into_query(),
-                    )
-                    .await?;
+                    import_row_run::Entity::insert_many(batch.to_vec())
+                        .exec_without_returning(txn)
+                        .await?;
                 }
             }
         }
@@ -950,8 +937,9 @@ impl Writer<'_> {
     /// The rows a chunk's leads may reference, checked in a [`BulkTxn`] in
     /// place of the foreign keys it leaves unenforced: the tenant, the teams
     /// and assignees of the rows' placements, and the acting user (the new
-    /// leads' creator). Called after the transaction's first write, so they
-    /// cannot go before it commits. None of them can be deleted through the
+    /// leads' creator). The transaction holds SQLite's one write lock from its
+    /// `BEGIN IMMEDIATE`, so they cannot go before it commits. None of them
+    /// can be deleted through the
     /// API; one missing ends the job, as the foreign keys would.
     async fn check_references(&self, bulk: &BulkTxn, chunk: &Checked) -> Result<(), JobError> {
         let teams = chunk.ready.iter().filter_map(|r| r.placement.team_id);

@@ -29,11 +29,11 @@ pub struct CopyTxn {
     tx: Mutex<sqlx::Transaction<'static, Postgres>>,
 }
 
-fn exec_err(err: sqlx::Error) -> DbErr {
+pub(super) fn exec_err(err: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
 }
 
-fn query_err(err: sqlx::Error) -> DbErr {
+pub(super) fn query_err(err: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
 }
 

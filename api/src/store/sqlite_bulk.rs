@@ -21,9 +21,9 @@
 //!   instead.
 //!
 //! With enforcement off, the caller checks the rows its statements reference
-//! ([`BulkTxn::missing_references`]) after the transaction's first write:
-//! SQLite has one writer, so from then on nothing can delete them before the
-//! commit, and the check is as strong as the foreign keys.
+//! ([`BulkTxn::check_references`]). The transaction begins `IMMEDIATE`, holding
+//! SQLite's one write lock from the start, so nothing can delete them before
+//! the commit, and the check is as strong as the foreign keys.
 //!
 //! The connection goes back to the pool only with enforcement on again:
 //! [`BulkTxn::commit`] turns it back on after the commit, and a transaction
@@ -35,11 +35,13 @@ use std::sync::Arc;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
     Statement,
-    sea_query::{InsertStatement, Values},
+    sea_query::Values,
     sqlx::{self, Executor, Sqlite, pool::PoolConnection},
 };
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
+
+use super::copy::{exec_err, query_err};
 
 /// An SQLite write transaction whose multi-row statements need no statement
 /// journal (see the module documentation).
@@ -48,14 +50,6 @@ pub struct BulkTxn {
     /// Committed and enforcing foreign keys again: the connection may go back
     /// to the pool.
     clean: bool,
-}
-
-fn exec_err(err: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
-}
-
-fn query_err(err: sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
 }
 
 fn query(stmt: &Statement) -> sqlx::query::Query<'_, Sqlite, SqlxValues> {
@@ -90,16 +84,6 @@ impl BulkTxn {
         self.execute_unprepared("PRAGMA foreign_keys = ON").await?;
         self.clean = true;
         Ok(())
-    }
-
-    /// Runs `insert` (as `INSERT OR FAIL`) and returns the rows of its
-    /// `RETURNING` clause, if any. A violated constraint stops it with an
-    /// error, the rows before kept: roll the transaction back.
-    pub async fn insert_or_fail(
-        &self,
-        insert: &InsertStatement,
-    ) -> Result<Vec<QueryResult>, DbErr> {
-        self.query_all_raw(DbBackend::Sqlite.build(insert)).await
     }
 
     /// Checks that every id of each `(table, ids)` of `references` is the
@@ -216,7 +200,10 @@ impl ConnectionTrait for BulkTxn {
 #[cfg(test)]
 mod tests {
     use entity::team;
-    use sea_orm::{EntityTrait, PaginatorTrait, sea_query::Query};
+    use sea_orm::{
+        EntityTrait, PaginatorTrait,
+        sea_query::{InsertStatement, Query},
+    };
 
     use super::*;
     use crate::domain::DomainError;
@@ -271,10 +258,10 @@ mod tests {
         let txn = BulkTxn::begin(&db).await.expect("begin").expect("SQLite");
         // Unenforced inside: a team of a tenant that does not exist goes in,
         // and the reference check is what finds it.
-        txn.insert_or_fail(&team_insert(tenant + 1000, "nowhere"))
+        txn.execute(&team_insert(tenant + 1000, "nowhere"))
             .await
             .expect("insert");
-        txn.insert_or_fail(&team_insert(tenant, "sales"))
+        txn.execute(&team_insert(tenant, "sales"))
             .await
             .expect("insert");
         assert_eq!(
@@ -302,7 +289,7 @@ mod tests {
     async fn a_transaction_dropped_before_its_commit_rolls_back_and_never_lends_its_connection() {
         let (_dir, db, tenant) = one_connection_db().await;
         let txn = BulkTxn::begin(&db).await.expect("begin").expect("SQLite");
-        txn.insert_or_fail(&team_insert(tenant, "sales"))
+        txn.execute(&team_insert(tenant, "sales"))
             .await
             .expect("insert");
         drop(txn);
@@ -315,7 +302,7 @@ mod tests {
     async fn a_violated_unique_index_fails_the_statement_as_a_unique_violation() {
         let (_dir, db, tenant) = one_connection_db().await;
         let txn = BulkTxn::begin(&db).await.expect("begin").expect("SQLite");
-        txn.insert_or_fail(&team_insert(tenant, "sales"))
+        txn.execute(&team_insert(tenant, "sales"))
             .await
             .expect("insert");
         let mut two = team_insert(tenant, "support");
@@ -325,7 +312,7 @@ mod tests {
             "sales".into(),
             "2026-11-25T00:00:00Z".into(),
         ]);
-        let err = txn.insert_or_fail(&two).await.expect_err("a repeated name");
+        let err = txn.execute(&two).await.expect_err("a repeated name");
         assert!(DomainError::is_unique_violation(&err), "{err}");
         drop(txn);
         assert_eq!(team::Entity::find().count(&db).await.expect("count"), 0);
